@@ -1,0 +1,279 @@
+"""Voting results of a workshop, computed from plain pandas frames.
+
+Why a separate, pure module: the live results pushed over Socket.IO, the spreadsheet/document
+exports and the JSON deliberation record must all show the *same* numbers, so they all call these
+functions. Nothing here imports Flask, the database or the rest of the package: the inputs are
+ordinary DataFrames, so results can be recomputed at any time from the event log (or from a test
+fixture) and a published result can be re-derived independently.
+
+Everything is vectorised because the live view recomputes results a few times a second with up
+to a few thousand participants and about fifty domains.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+VOTE_COLUMNS = ["participant_id", "helix", "domain_id", "points"]
+SCORE_COLUMNS = ["participant_id", "helix", "domain_id", "criterion", "value"]
+RANK_COLUMNS = ["participant_id", "helix", "domain_id", "position"]
+
+METHODS = ("dot", "score", "rank")
+
+# Largest number of booleans materialised at once while counting Schulze pairwise preferences.
+_SCHULZE_CHUNK_CELLS = 4_000_000
+
+
+def empty_frames() -> dict[str, pd.DataFrame]:
+    """Empty ballot frames with the expected columns and dtypes (a workshop nobody voted in yet)."""
+
+    def frame(columns: dict[str, object]) -> pd.DataFrame:
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+    return {
+        "votes": frame({"participant_id": "int64", "helix": str, "domain_id": "int64",
+                        "points": "int64"}),
+        "scores": frame({"participant_id": "int64", "helix": str, "domain_id": "int64",
+                         "criterion": str, "value": "int64"}),
+        "rankings": frame({"participant_id": "int64", "helix": str, "domain_id": "int64",
+                           "position": "int64"}),
+    }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _positive_votes(votes: pd.DataFrame) -> pd.DataFrame:
+    """Only rows with points > 0 are votes: a zero row is a withdrawn dot."""
+    return votes[votes["points"] > 0]
+
+
+def _usable_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """Criteria that can carry a weighted mean (weight > 0); others cannot be normalised."""
+    return {str(k): float(w) for k, w in weights.items() if w is not None and float(w) > 0}
+
+
+def _clean_rankings(rankings: pd.DataFrame, domain_ids: Iterable[int]) -> pd.DataFrame:
+    """Rankings restricted to `domain_ids`, positions re-numbered 1..k per participant.
+
+    Dropping non-approved domains leaves gaps (1, 3, 4); Borda and Schulze need consecutive
+    positions. A domain listed twice keeps its best position. Ties in position are broken by
+    domain id so the result never depends on row order.
+    """
+    ids = set(domain_ids)
+    r = rankings.loc[rankings["domain_id"].isin(ids), RANK_COLUMNS]
+    r = r.sort_values(["participant_id", "position", "domain_id"], kind="stable")
+    r = r.drop_duplicates(["participant_id", "domain_id"], keep="first")
+    r = r.assign(position=r.groupby("participant_id").cumcount().astype("int64") + 1)
+    return r.reset_index(drop=True)
+
+
+def _helix_of(*frames: pd.DataFrame) -> pd.Series:
+    """participant_id -> helix, from the ballot rows (a participant belongs to one helix).
+
+    Looking the helix up once per participant and grouping on integers afterwards avoids
+    hashing the helix strings of every ballot row, which dominated the recompute time.
+    """
+    parts = [f[["participant_id", "helix"]] for f in frames if len(f)]
+    if not parts:
+        return pd.Series(dtype=object, index=pd.Index([], dtype="int64"), name="helix")
+    both = pd.concat(parts, ignore_index=True).drop_duplicates("participant_id")
+    return both.dropna(subset=["helix"]).set_index("participant_id")["helix"]
+
+
+def voters_by_helix(
+    votes: pd.DataFrame, scores: pd.DataFrame, rankings: pd.DataFrame
+) -> dict[str, int]:
+    """Distinct participants per helix who cast anything (votes > 0, a score or a ranking row).
+
+    Counted across all three frames, whatever the current method, so that switching methods
+    does not change who "took part".
+    """
+    counts = _helix_of(_positive_votes(votes), scores, rankings).value_counts(sort=False)
+    return {str(h): int(n) for h, n in sorted(counts.items()) if n > 0}
+
+
+def _weighted_means(scores: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
+    """(participant_id, domain_id, value) weighted means, without the helix column."""
+    w = _usable_weights(weights)
+    s = scores.loc[scores["value"].notna(), ["participant_id", "domain_id", "criterion", "value"]]
+    codes, uniques = pd.factorize(s["criterion"])
+    # Mapping through the few distinct criteria is much faster than Series.map on every row.
+    lookup = np.array([w.get(str(c), np.nan) for c in uniques] + [np.nan], dtype=np.float64)
+    weight = lookup[codes]  # code -1 (missing criterion) picks the trailing NaN
+    keep = ~np.isnan(weight)
+    s = s.loc[keep]
+    weight = weight[keep]
+    s = s.assign(w=weight, wv=weight * s["value"].to_numpy(dtype=np.float64))
+    g = s.groupby(["participant_id", "domain_id"], sort=True)[["w", "wv"]].sum()
+    return (g["wv"] / g["w"]).rename("value").reset_index()
+
+
+def participant_scores(scores: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
+    """Each participant's weighted mean value per domain (participant_id, helix, domain_id, value).
+
+    Weights are normalised over the criteria the participant actually scored for that domain, so
+    a partly scored domain gets the weighted mean of what was given rather than being pulled
+    down by missing criteria. Criteria without a positive weight are ignored.
+    """
+    out = _weighted_means(scores, weights)
+    helix = _helix_of(scores).reindex(out["participant_id"]).to_numpy()
+    out = out.assign(helix=helix)
+    return out[["participant_id", "helix", "domain_id", "value"]]
+
+
+def borda_points(rankings: pd.DataFrame, domain_ids: Iterable[int]) -> pd.DataFrame:
+    """Borda points per ranking row: position i of m domains earns m - i (unranked rows absent).
+
+    Returns the cleaned rankings (RANK_COLUMNS, positions re-numbered 1..k) plus `points`.
+    """
+    ids = set(domain_ids)
+    r = _clean_rankings(rankings, ids)
+    return r.assign(points=(len(ids) - r["position"]).astype("int64"))
+
+
+def _pairwise(r: pd.DataFrame, ids: list[int]) -> np.ndarray:
+    """d[a, b] = number of ballots ranking a above b; ranked beats unranked, unranked tie."""
+    m = len(ids)
+    d = np.zeros((m, m), dtype=np.int64)
+    if r.empty or m == 0:
+        return d
+    p_codes, _ = pd.factorize(r["participant_id"], sort=True)
+    d_codes = pd.Index(ids).get_indexer(r["domain_id"])
+    pos = np.full((int(p_codes.max()) + 1, m), np.inf)
+    pos[p_codes, d_codes] = r["position"].to_numpy(dtype=np.float64)
+    step = max(1, _SCHULZE_CHUNK_CELLS // (m * m))
+    for start in range(0, pos.shape[0], step):
+        chunk = pos[start:start + step]
+        d += (chunk[:, :, None] < chunk[:, None, :]).sum(axis=0)
+    return d
+
+
+def _schulze_wins(d: np.ndarray) -> np.ndarray:
+    """Number of other candidates each candidate beats on strongest (widest) paths."""
+    p = np.where(d > d.T, d, 0)
+    for i in range(p.shape[0]):
+        # Row i and column i do not change during step i, so the vectorised update equals the
+        # classic triple loop; the diagonal is never compared.
+        p = np.maximum(p, np.minimum(p[:, i:i + 1], p[i:i + 1, :]))
+    np.fill_diagonal(p, 0)
+    return (p > p.T).sum(axis=1)
+
+
+def schulze_order(rankings: pd.DataFrame, domain_ids: Iterable[int]) -> list[int]:
+    """Domain ids in Schulze order (most pairwise wins first, ties by ascending domain id).
+
+    Shown next to Borda because Borda rewards broad support while Schulze respects majorities;
+    a disagreement between the two is worth discussing in the room.
+    """
+    ids = sorted(set(int(i) for i in domain_ids))
+    if not ids:
+        return []
+    wins = _schulze_wins(_pairwise(_clean_rankings(rankings, ids), ids))
+    order = sorted(range(len(ids)), key=lambda k: (-int(wins[k]), ids[k]))
+    return [ids[k] for k in order]
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _helix_order(helices: list[str], found: Iterable[str]) -> list[str]:
+    """Configured helices first (display order), then unexpected keys found in ballots."""
+    extra = sorted(set(found) - set(helices))
+    return list(helices) + extra
+
+
+def _table(series: pd.Series, ids: list[int], active: list[str]) -> pd.DataFrame:
+    """A (domain_id, helix code) series as a domain x active-helix table, missing cells 0."""
+    wide = series.unstack("h") if len(series) else pd.DataFrame(index=pd.Index(ids))
+    wide = wide.reindex(index=ids, columns=range(len(active))).fillna(0.0).astype("float64")
+    wide.columns = pd.Index(active)
+    return wide
+
+
+def results(
+    method: str,
+    domains: pd.DataFrame,
+    votes: pd.DataFrame,
+    scores: pd.DataFrame,
+    rankings: pd.DataFrame,
+    helices: list[str],
+    weights: dict[str, float],
+) -> dict:
+    """The `results` payload: per-domain scores, helix-balanced scores and participation.
+
+    The balanced score gives every helix with voters the same say, so a crowded helix cannot
+    decide the ranking alone; the plain score is shown next to it.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown voting method: {method!r}")
+    dom = domains.drop_duplicates("domain_id").sort_values("domain_id", kind="stable")
+    ids = [int(i) for i in dom["domain_id"]]
+    titles = {int(i): str(t) for i, t in zip(dom["domain_id"], dom["title"])}
+    idset = set(ids)
+
+    votes = _positive_votes(votes.loc[votes["domain_id"].isin(idset)])
+    scores = scores.loc[
+        scores["domain_id"].isin(idset)
+        & scores["criterion"].isin(list(_usable_weights(weights)))
+        & scores["value"].notna()
+    ]
+    rankings = _clean_rankings(rankings, idset)
+
+    helix_of = _helix_of(votes, scores, rankings)
+    voters = {str(h): int(n) for h, n in helix_of.value_counts(sort=False).items() if n > 0}
+    order = _helix_order(helices, voters)
+    participation = {h: voters.get(h, 0) for h in order}
+    active = [h for h in order if participation[h] > 0]
+
+    if method == "dot":
+        rows = votes[["participant_id", "domain_id", "points"]].rename(columns={"points": "x"})
+    elif method == "score":
+        rows = _weighted_means(scores, weights).rename(columns={"value": "x"})
+    else:
+        rows = borda_points(rankings, ids)[["participant_id", "domain_id", "points"]]
+        rows = rows.rename(columns={"points": "x"})
+    # Helix as an integer code (index into `active`, -1 if unknown), looked up per participant.
+    code_of = pd.Index(active).get_indexer(helix_of.astype(str))
+    at = pd.Index(helix_of.index).get_indexer(rows["participant_id"])
+    codes = np.append(code_of, -1)[at]  # at == -1 (no helix) picks the trailing -1
+    rows = rows.assign(x=rows["x"].astype("float64"), h=codes)
+
+    per_domain = rows.groupby("domain_id")
+    domain_voters = per_domain["participant_id"].nunique().reindex(ids, fill_value=0)
+    helix_rows = rows[rows["h"] >= 0].groupby(["domain_id", "h"])["x"]
+    if method == "score":
+        # Mean of the participants' weighted means, overall and within each helix.
+        score = per_domain["x"].mean().reindex(ids, fill_value=0.0)
+        by_helix = _table(helix_rows.mean(), ids, active)
+    else:
+        # Totals; per helix divided by the helix's voters so big helices do not dominate.
+        score = per_domain["x"].sum().reindex(ids, fill_value=0.0)
+        by_helix = _table(helix_rows.sum(), ids, active)
+        if active:
+            by_helix = by_helix.div([float(participation[h]) for h in active], axis=1)
+    balanced = by_helix.mean(axis=1) if active else pd.Series(0.0, index=pd.Index(ids))
+
+    score_l = [float(x) for x in score.tolist()]
+    balanced_l = [float(x) for x in balanced.reindex(ids).tolist()]
+    voters_l = [int(x) for x in domain_voters.tolist()]
+    helix_l = {h: [float(x) for x in by_helix[h].tolist()] for h in active}
+    ranking = [
+        {
+            "domain_id": d,
+            "title": titles[d],
+            "score": score_l[k],
+            "balanced_score": balanced_l[k],
+            "by_helix": {h: helix_l[h][k] for h in active},
+            "voters": voters_l[k],
+        }
+        for k, d in enumerate(ids)
+    ]
+    ranking.sort(key=lambda e: (-e["score"], e["domain_id"]))
+
+    payload: dict = {"method": method, "ranking": ranking, "participation": participation}
+    if method == "rank":
+        payload["schulze"] = schulze_order(rankings, ids)
+    return payload

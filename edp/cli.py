@@ -1,0 +1,231 @@
+"""The `edp` command line (a Flask CLI group)."""
+# gevent must patch the standard library before anything else imports it.
+from gevent import monkey
+
+monkey.patch_all()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from flask import current_app  # noqa: E402
+from flask.cli import FlaskGroup, with_appcontext  # noqa: E402
+
+from . import create_app  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False,
+             load_dotenv=False, set_debug_flag=False)
+def cli():
+    """EDP Live: run the Entrepreneurial Discovery Process live."""
+
+
+def _upgrade() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=str(ROOT / "migrations"))
+
+
+@cli.command("init-db")
+@with_appcontext
+def init_db():
+    """Create or upgrade the database schema (idempotent)."""
+    _upgrade()
+    click.echo("database ready")
+
+
+def _serve(host: str, port: int) -> None:
+    from .extensions import socketio
+
+    app = current_app._get_current_object()
+    click.echo(f"EDP Live serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    socketio.run(app, host=host, port=port, log_output=False)
+
+
+@cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def run(host, port):
+    """Serve pages and Socket.IO (gevent, one process)."""
+    _serve(host, port)
+
+
+@cli.group()
+def facilitator():
+    """Manage facilitators."""
+
+
+@facilitator.command("add")
+@click.argument("email")
+@with_appcontext
+def facilitator_add(email):
+    """Create a facilitator (password from EDP_PASSWORD or a prompt)."""
+    from .extensions import db
+    from .models import Facilitator
+
+    password = os.environ.get("EDP_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    email = email.strip().lower()
+    user = db.session.scalar(sa.select(Facilitator).where(Facilitator.email == email))
+    if user is None:
+        user = Facilitator(email=email)
+        db.session.add(user)
+    user.set_password(password)
+    db.session.commit()
+    click.echo(json.dumps({"id": user.id, "email": user.email}))
+
+
+@cli.group()
+def workshop():
+    """Create and export workshops."""
+
+
+def _urls(code: str) -> tuple[str, str]:
+    base = (current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+    return f"{base}/w/{code}", f"{base}/screen/{code}"
+
+
+@workshop.command("create")
+@click.option("--template", "template_path", required=True, type=click.Path(exists=True))
+@click.option("--facilitator", "email", required=True)
+@click.option("--title", default=None)
+@click.option("--method", type=click.Choice(["dot", "score", "rank"]), default=None)
+@with_appcontext
+def workshop_create(template_path, email, title, method):
+    """Create a workshop from a template; prints one line of JSON."""
+    from . import workshop as rules
+    from .extensions import db
+    from .models import Facilitator
+
+    user = db.session.scalar(
+        sa.select(Facilitator).where(Facilitator.email == email.strip().lower())
+    )
+    if user is None:
+        raise click.ClickException(f"no facilitator {email}: add one with `edp facilitator add`")
+    try:
+        template = rules.load_template(template_path)
+        ws = rules.create_workshop(template, user, title, method)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    join_url, screen_url = _urls(ws.code)
+    click.echo(json.dumps({"id": ws.id, "code": ws.code, "join_url": join_url,
+                           "screen_url": screen_url}))
+
+
+@workshop.command("export")
+@click.argument("code")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["csv", "xlsx", "docx", "json", "md"]))
+@click.option("--output", required=True, type=click.Path(dir_okay=False))
+@with_appcontext
+def workshop_export(code, fmt, output):
+    """Write an export of the workshop (any time, live or closed)."""
+    from . import exports
+    from . import workshop as rules
+
+    try:
+        ws = rules.workshop_by_code(code)
+    except rules.EDPError as exc:
+        raise click.ClickException(f"no workshop with code {code}") from exc
+    data, _mimetype, _name = exports.build(ws, fmt)
+    Path(output).write_bytes(data)
+    click.echo(json.dumps({"code": ws.code, "format": fmt, "output": output, "bytes": len(data)}))
+
+
+@cli.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--participants", default=40, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Seed only; do not start the server.")
+@with_appcontext
+def demo(host, port, participants, no_serve):
+    """Seed a facilitator, a workshop and simulated votes, then serve it."""
+    from . import workshop as rules
+    from .extensions import db
+    from .models import Facilitator
+
+    _upgrade()
+    email, password = "demo@example.org", os.environ.get("EDP_PASSWORD", "demo-facilitator")
+    user = db.session.scalar(sa.select(Facilitator).where(Facilitator.email == email))
+    if user is None:
+        user = Facilitator(email=email)
+        db.session.add(user)
+    user.set_password(password)
+    template_path = sorted((ROOT / "workshops").glob("*.toml"))[0]
+    ws = rules.create_workshop(rules.load_template(template_path), user)
+    db.session.commit()
+    simulate(ws, participants)
+    current_app.config["PUBLIC_URL"] = current_app.config.get("PUBLIC_URL") or f"http://{host}:{port}"
+    join_url, screen_url = _urls(ws.code)
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    click.echo(
+        f"\nEDP Live demo ready: workshop {ws.code} \"{ws.title}\"\n"
+        f"  facilitator console: {base}/f/w/{ws.id}  (log in as {email} / {password})\n"
+        f"  projector:           {screen_url}\n"
+        f"  phone:               {join_url}\n"
+    )
+    sys.stdout.flush()
+    if not no_serve:
+        _serve(host, port)
+
+
+def simulate(ws, participants: int, seed: int = 7) -> None:
+    """Fill a workshop with participants who propose, comment and vote, as a real room would."""
+    from . import workshop as rules
+    from .extensions import db
+
+    rng = random.Random(seed)
+    helices = ws.helix_keys()
+    rules.set_phase(ws, "propose")
+    people = []
+    for i in range(participants):
+        p, _ = rules.join(ws.code, helices[i % len(helices)], name=f"Demo {i + 1}")
+        people.append(p)
+    ideas = [
+        ("Circular bio-economy", "Valorising agri-food residues into bio-materials and energy."),
+        ("Digital health services", "Telemedicine and health data platforms for remote areas."),
+        ("Sustainable tourism", "Nature and culture tourism with low environmental footprint."),
+    ]
+    for (title, description), p in zip(ideas, people):
+        rules.propose(p, title, description, sdgs=[rng.randint(1, 17)])
+    db.session.commit()
+    rules.set_phase(ws, "discuss")
+    domains = rules.domains_of(ws, rules.VOTABLE)
+    stances = ["support", "support", "concern", "question", "evidence"]
+    for p in people[: max(1, participants // 3)]:
+        d = rng.choice(domains)
+        rules.comment(p, d.id, rng.choice(stances), f"Comment on {d.title} from {p.helix}.")
+    db.session.commit()
+    rules.set_phase(ws, "vote")
+    for p in people:
+        if ws.method == "dot":
+            left = ws.budget
+            for d in rng.sample(domains, k=min(3, len(domains))):
+                pts = rng.randint(0, left)
+                if pts:
+                    left = rules.vote(p, d.id, pts)
+        elif ws.method == "score":
+            for d in rng.sample(domains, k=min(3, len(domains))):
+                for c in ws.criteria:
+                    rules.score(p, d.id, c["key"], rng.randint(1, 5))
+        else:
+            order = [d.id for d in rng.sample(domains, k=min(4, len(domains)))]
+            rules.rank(p, order)
+    db.session.commit()
+
+
+def main() -> None:
+    cli(prog_name="edp")
+
+
+if __name__ == "__main__":
+    main()

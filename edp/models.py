@@ -1,0 +1,166 @@
+"""Typed SQLAlchemy 2 models. The Event table is the append-only deliberation record."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Facilitator(UserMixin, db.Model):
+    __tablename__ = "facilitator"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class Workshop(db.Model):
+    __tablename__ = "workshop"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(16), unique=True, index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    region: Mapped[str] = mapped_column(sa.String(200), default="")
+    language: Mapped[str] = mapped_column(sa.String(5), default="en")
+    method: Mapped[str] = mapped_column(sa.String(8), default="dot")
+    budget: Mapped[int] = mapped_column(default=10)
+    # Optional cap on the points one participant may put on one domain (dot method).
+    cap: Mapped[int | None] = mapped_column(default=None)
+    max_priorities: Mapped[int] = mapped_column(default=5)
+    phase: Mapped[str] = mapped_column(sa.String(10), default="lobby")
+    results_shown: Mapped[bool] = mapped_column(default=False)
+    # "post": proposals are visible at once and may be hidden; "pre": they wait for approval.
+    moderation: Mapped[str] = mapped_column(sa.String(4), default="post")
+    helices: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    facilitator_id: Mapped[int] = mapped_column(sa.ForeignKey("facilitator.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    facilitator: Mapped[Facilitator] = relationship()
+
+    def helix_keys(self) -> list[str]:
+        return [h["key"] for h in self.helices]
+
+
+class Participant(db.Model):
+    __tablename__ = "participant"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    helix: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(120), default="")
+    organisation: Mapped[str] = mapped_column(sa.String(200), default="")
+    language: Mapped[str] = mapped_column(sa.String(5), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Domain(db.Model):
+    __tablename__ = "domain"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    rationale: Mapped[str] = mapped_column(sa.Text, default="")
+    sdgs: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    # pending | approved | hidden | merged
+    status: Mapped[str] = mapped_column(sa.String(10), default="approved")
+    seed: Mapped[bool] = mapped_column(default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("domain.id"), default=None)
+    participant_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("participant.id"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Comment(db.Model):
+    __tablename__ = "comment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domain.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"))
+    stance: Mapped[str] = mapped_column(sa.String(10))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Vote(db.Model):
+    """Dot-voting points of one participant on one domain (absent row = 0 points)."""
+
+    __tablename__ = "vote"
+    __table_args__ = (sa.UniqueConstraint("participant_id", "domain_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"))
+    domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domain.id"))
+    points: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Score(db.Model):
+    """One criterion value (1..5) of one participant for one domain."""
+
+    __tablename__ = "score"
+    __table_args__ = (sa.UniqueConstraint("participant_id", "domain_id", "criterion"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"))
+    domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domain.id"))
+    criterion: Mapped[str] = mapped_column(sa.String(40))
+    value: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Ranking(db.Model):
+    """A participant's whole ranking ballot (domain ids, best first)."""
+
+    __tablename__ = "ranking"
+    __table_args__ = (sa.UniqueConstraint("participant_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"))
+    order: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Priority(db.Model):
+    """A domain on the decided short list, with the facilitator's rationale."""
+
+    __tablename__ = "priority"
+    __table_args__ = (sa.UniqueConstraint("workshop_id", "domain_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domain.id"))
+    rank: Mapped[int]
+    rationale: Mapped[str] = mapped_column(sa.Text)
+    indicators: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Event(db.Model):
+    """Append-only record of every change, written in the same transaction as the change."""
+
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    actor_role: Mapped[str] = mapped_column(sa.String(12))  # participant | facilitator | system
+    helix: Mapped[str | None] = mapped_column(sa.String(40), default=None)
+    participant_id: Mapped[int | None] = mapped_column(default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

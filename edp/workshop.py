@@ -1,0 +1,676 @@
+"""The rules of a workshop: phases, budgets, moderation, decisions.
+
+Every change adds its `Event` row to the same session; the caller commits both together
+(acked means durable). Rules raise `EDPError` with a machine code and a translatable message.
+"""
+from __future__ import annotations
+
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from . import analysis
+from .extensions import db
+from .models import (
+    Comment,
+    Domain,
+    Event,
+    Facilitator,
+    Participant,
+    Priority,
+    Ranking,
+    Score,
+    Vote,
+    Workshop,
+)
+
+PHASES = ["lobby", "propose", "discuss", "vote", "results", "decide", "closed"]
+METHODS = ["dot", "score", "rank"]
+STANCES = ["support", "concern", "question", "evidence"]
+LANGUAGES = ["en", "es", "pt"]
+MODERATION_ACTIONS = ["approve", "hide", "merge"]
+# Domain statuses a participant can see and vote on.
+VOTABLE = ("approved",)
+
+# Which phases accept which participant action (the facilitator may set any phase at any time).
+PHASE_RULES = {
+    "propose": ("propose", "discuss"),
+    "comment": ("propose", "discuss", "vote"),
+    "vote": ("vote",),
+    "score": ("vote",),
+    "rank": ("vote",),
+    "decide": ("decide",),
+}
+
+# Join codes avoid look-alike characters (0/O, 1/I/L) so they can be read off a projector.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+
+
+class EDPError(Exception):
+    """A refused action: `code` for machines, `message` (lazy, translated) for people."""
+
+    def __init__(self, code: str, message: Any):
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+MESSAGES = {
+    "wrong_phase": _l("That is not possible in the current phase."),
+    "not_joined": _l("Join the workshop first."),
+    "unknown_workshop": _l("There is no workshop with that code."),
+    "bad_helix": _l("Pick one of the workshop's groups."),
+    "bad_payload": _l("The request was not understood."),
+    "forbidden": _l("Only the facilitator can do that."),
+    "over_budget": _l("You do not have that many points left."),
+    "over_cap": _l("That is more points than one domain may get."),
+    "wrong_method": _l("This workshop does not vote that way."),
+    "not_found": _l("That domain does not exist or is not open for this."),
+    "rate_limited": _l("Too many actions at once; wait a moment."),
+    "too_many_priorities": _l("The short list is already full."),
+    "own_proposal": _l("You cannot vote for your own proposal in this workshop."),
+    "internal": _l("Something went wrong on our side; your last action was not saved."),
+}
+
+
+def fail(code: str) -> EDPError:
+    return EDPError(code, MESSAGES[code])
+
+
+# ---------------------------------------------------------------- templates and creation
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """Read and check a workshop template (TOML)."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    problems = []
+    if not data.get("title"):
+        problems.append("title is missing")
+    if data.get("language", "en") not in LANGUAGES:
+        problems.append(f"language must be one of {LANGUAGES}")
+    if data.get("method", "dot") not in METHODS:
+        problems.append(f"method must be one of {METHODS}")
+    helices = data.get("helices") or []
+    if not helices or any(not h.get("key") or not h.get("label") for h in helices):
+        problems.append("at least one [[helices]] with key and label is needed")
+    for c in data.get("criteria") or []:
+        if not c.get("key") or not c.get("label") or float(c.get("weight", 1)) <= 0:
+            problems.append("every [[criteria]] needs key, label and a positive weight")
+    if int(data.get("budget", 10)) < 1 or int(data.get("max_priorities", 5)) < 1:
+        problems.append("budget and max_priorities must be at least 1")
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return data
+
+
+def new_code() -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if not db.session.scalar(sa.select(Workshop.id).where(Workshop.code == code)):
+            return code
+
+
+def create_workshop(
+    template: dict[str, Any],
+    facilitator: Facilitator,
+    title: str | None = None,
+    method: str | None = None,
+) -> Workshop:
+    method = method or template.get("method", "dot")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}")
+    criteria = [
+        {"key": c["key"], "label": c["label"], "weight": float(c.get("weight", 1))}
+        for c in template.get("criteria") or []
+    ]
+    if method == "score" and not criteria:
+        raise ValueError("the score method needs [[criteria]] in the template")
+    ws = Workshop(
+        code=new_code(),
+        title=title or template["title"],
+        region=template.get("region", ""),
+        language=template.get("language", "en"),
+        method=method,
+        budget=int(template.get("budget", 10)),
+        cap=int(template["cap"]) if template.get("cap") else None,
+        max_priorities=int(template.get("max_priorities", 5)),
+        moderation=template.get("moderation", "post"),
+        helices=[{"key": h["key"], "label": h["label"]} for h in template["helices"]],
+        criteria=criteria,
+        settings={
+            "vote_own": bool(template.get("vote_own", True)),
+            "description": template.get("description", ""),
+        },
+        facilitator=facilitator,
+    )
+    db.session.add(ws)
+    db.session.flush()
+    record(ws, "workshop_created", "facilitator", title=ws.title, method=ws.method)
+    for seed in template.get("domains") or []:
+        d = Domain(
+            workshop_id=ws.id,
+            title=str(seed["title"])[:200],
+            description=str(seed.get("description", "")),
+            rationale=str(seed.get("rationale", "")),
+            sdgs=[int(s) for s in seed.get("sdgs", []) if 1 <= int(s) <= 17],
+            status="approved",
+            seed=True,
+        )
+        db.session.add(d)
+        db.session.flush()
+        record(ws, "propose", "system", domain_id=d.id, title=d.title, seed=True)
+    return ws
+
+
+def record(
+    ws: Workshop, kind: str, actor_role: str, participant: Participant | None = None, **payload
+) -> Event:
+    """Append one event to the deliberation record (committed with the change it describes)."""
+    ev = Event(
+        workshop_id=ws.id,
+        kind=kind,
+        actor_role=actor_role,
+        helix=participant.helix if participant else None,
+        participant_id=participant.id if participant else None,
+        payload=payload,
+    )
+    db.session.add(ev)
+    return ev
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def workshop_by_code(code: str) -> Workshop:
+    ws = db.session.scalar(sa.select(Workshop).where(Workshop.code == code.strip().upper()))
+    if ws is None:
+        raise fail("unknown_workshop")
+    return ws
+
+
+def workshop_by_id(workshop_id: int) -> Workshop:
+    ws = db.session.get(Workshop, workshop_id)
+    if ws is None:
+        raise fail("unknown_workshop")
+    return ws
+
+
+def require_phase(ws: Workshop, action: str) -> None:
+    if ws.phase not in PHASE_RULES[action]:
+        raise fail("wrong_phase")
+
+
+def votable_domain(ws: Workshop, domain_id: int) -> Domain:
+    d = db.session.get(Domain, domain_id)
+    if d is None or d.workshop_id != ws.id or d.status not in VOTABLE:
+        raise fail("not_found")
+    return d
+
+
+def _lock(participant: Participant) -> Participant:
+    """Serialise one participant's ballot changes (a row lock on PostgreSQL; SQLite already
+    serialises writers with BEGIN IMMEDIATE)."""
+    return db.session.scalars(
+        sa.select(Participant).where(Participant.id == participant.id).with_for_update()
+    ).one()
+
+
+# ---------------------------------------------------------------- participant actions
+
+
+def join(
+    code: str,
+    helix: str | None,
+    name: str = "",
+    organisation: str = "",
+    token: str | None = None,
+    language: str = "",
+) -> tuple[Participant, bool]:
+    """Join, or rejoin with a token from an earlier ack (the stored helix stands)."""
+    ws = workshop_by_code(code)
+    if token:
+        p = db.session.scalar(sa.select(Participant).where(Participant.token == token))
+        if p is not None and p.workshop_id == ws.id:
+            if language in LANGUAGES and language != p.language:
+                p.language = language
+            return p, False
+    if ws.phase == "closed":
+        raise fail("wrong_phase")
+    if helix not in ws.helix_keys():
+        raise fail("bad_helix")
+    p = Participant(
+        workshop_id=ws.id,
+        token=secrets.token_urlsafe(24),
+        helix=helix,
+        name=name.strip(),
+        organisation=organisation.strip(),
+        language=language if language in LANGUAGES else "",
+    )
+    db.session.add(p)
+    db.session.flush()
+    record(ws, "join", "participant", p)
+    return p, True
+
+
+def propose(
+    p: Participant, title: str, description: str = "", rationale: str = "", sdgs=()
+) -> Domain:
+    ws = workshop_by_id(p.workshop_id)
+    require_phase(ws, "propose")
+    title = title.strip()
+    if not title:
+        raise fail("bad_payload")
+    d = Domain(
+        workshop_id=ws.id,
+        title=title,
+        description=description.strip(),
+        rationale=rationale.strip(),
+        sdgs=sorted(set(sdgs)),
+        status="pending" if ws.moderation == "pre" else "approved",
+        participant_id=p.id,
+    )
+    db.session.add(d)
+    db.session.flush()
+    record(ws, "propose", "participant", p, domain_id=d.id, title=d.title, status=d.status)
+    return d
+
+
+def comment(p: Participant, domain_id: int, stance: str, text: str) -> Comment:
+    ws = workshop_by_id(p.workshop_id)
+    require_phase(ws, "comment")
+    votable_domain(ws, domain_id)
+    text = text.strip()
+    if stance not in STANCES or not text:
+        raise fail("bad_payload")
+    c = Comment(workshop_id=ws.id, domain_id=domain_id, participant_id=p.id, stance=stance, text=text)
+    db.session.add(c)
+    db.session.flush()
+    record(ws, "comment", "participant", p, comment_id=c.id, domain_id=domain_id, stance=stance)
+    return c
+
+
+def _check_ballot(ws: Workshop, p: Participant, method: str, domain_id: int) -> Domain:
+    require_phase(ws, method if method != "dot" else "vote")
+    if ws.method != method:
+        raise fail("wrong_method")
+    d = votable_domain(ws, domain_id)
+    if not ws.settings.get("vote_own", True) and d.participant_id == p.id:
+        raise fail("own_proposal")
+    return d
+
+
+def spent_points(p: Participant, except_domain: int | None = None) -> int:
+    q = sa.select(sa.func.coalesce(sa.func.sum(Vote.points), 0)).where(
+        Vote.participant_id == p.id
+    )
+    if except_domain is not None:
+        q = q.where(Vote.domain_id != except_domain)
+    return int(db.session.scalar(q))
+
+
+def vote(p: Participant, domain_id: int, points: int) -> int:
+    """Set (not add) this participant's points on a domain; returns the points left."""
+    ws = workshop_by_id(p.workshop_id)
+    _check_ballot(ws, p, "dot", domain_id)
+    if points < 0:
+        raise fail("bad_payload")
+    if ws.cap and points > ws.cap:
+        raise fail("over_cap")
+    p = _lock(p)
+    others = spent_points(p, except_domain=domain_id)
+    if others + points > ws.budget:
+        raise fail("over_budget")
+    row = db.session.scalar(
+        sa.select(Vote).where(Vote.participant_id == p.id, Vote.domain_id == domain_id)
+    )
+    before = row.points if row else 0
+    if points == 0:
+        if row is not None:
+            db.session.delete(row)
+    elif row is None:
+        db.session.add(Vote(workshop_id=ws.id, participant_id=p.id, domain_id=domain_id, points=points))
+    else:
+        row.points = points
+    if before != points:
+        record(ws, "vote", "participant", p, domain_id=domain_id, points=points, before=before)
+    return ws.budget - others - points
+
+
+def score(p: Participant, domain_id: int, criterion: str, value: int) -> None:
+    ws = workshop_by_id(p.workshop_id)
+    _check_ballot(ws, p, "score", domain_id)
+    if criterion not in {c["key"] for c in ws.criteria} or not 1 <= value <= 5:
+        raise fail("bad_payload")
+    p = _lock(p)
+    row = db.session.scalar(
+        sa.select(Score).where(
+            Score.participant_id == p.id, Score.domain_id == domain_id, Score.criterion == criterion
+        )
+    )
+    before = row.value if row else None
+    if row is None:
+        db.session.add(
+            Score(workshop_id=ws.id, participant_id=p.id, domain_id=domain_id,
+                  criterion=criterion, value=value)
+        )
+    else:
+        row.value = value
+    if before != value:
+        record(ws, "score", "participant", p, domain_id=domain_id, criterion=criterion,
+               value=value, before=before)
+
+
+def rank(p: Participant, order: list[int]) -> None:
+    ws = workshop_by_id(p.workshop_id)
+    require_phase(ws, "rank")
+    if ws.method != "rank":
+        raise fail("wrong_method")
+    if len(set(order)) != len(order):
+        raise fail("bad_payload")
+    for domain_id in order:
+        _check_ballot(ws, p, "rank", domain_id)
+    p = _lock(p)
+    row = db.session.scalar(sa.select(Ranking).where(Ranking.participant_id == p.id))
+    before = row.order if row else None
+    if row is None:
+        db.session.add(Ranking(workshop_id=ws.id, participant_id=p.id, order=list(order)))
+    else:
+        row.order = list(order)
+    if before != list(order):
+        record(ws, "rank", "participant", p, order=list(order), before=before)
+
+
+# ---------------------------------------------------------------- facilitator actions
+
+
+def owned_workshop(workshop_id: int, facilitator: Facilitator | None) -> Workshop:
+    ws = workshop_by_id(workshop_id)
+    if facilitator is None or ws.facilitator_id != facilitator.id:
+        raise fail("forbidden")
+    return ws
+
+
+def set_phase(ws: Workshop, phase: str) -> bool:
+    """Returns True when the phase changed (entering `results` shows the results)."""
+    if phase not in PHASES:
+        raise fail("bad_payload")
+    if phase == ws.phase:
+        return False
+    before, ws.phase = ws.phase, phase
+    record(ws, "phase", "facilitator", phase=phase, before=before)
+    if phase == "results" and not ws.results_shown:
+        ws.results_shown = True
+        record(ws, "reveal", "facilitator", shown=True)
+    return True
+
+
+def set_method(ws: Workshop, method: str) -> None:
+    """Switch the voting method; only before any ballot has been cast."""
+    if method not in METHODS:
+        raise fail("bad_payload")
+    if ws.phase in ("vote", "results", "decide", "closed"):
+        raise fail("wrong_phase")
+    if method == "score" and not ws.criteria:
+        raise fail("wrong_method")
+    if method != ws.method:
+        record(ws, "method", "facilitator", method=method, before=ws.method)
+        ws.method = method
+
+
+def moderate(ws: Workshop, domain_id: int, action: str, into: int | None = None) -> Domain:
+    d = db.session.get(Domain, domain_id)
+    if d is None or d.workshop_id != ws.id:
+        raise fail("not_found")
+    if action == "approve":
+        d.status, d.merged_into_id = "approved", None
+    elif action == "hide":
+        d.status = "hidden"
+    elif action == "merge":
+        target = db.session.get(Domain, into) if into is not None else None
+        if target is None or target.workshop_id != ws.id or target.id == d.id:
+            raise fail("not_found")
+        if target.status != "approved":
+            raise fail("not_found")
+        d.status, d.merged_into_id = "merged", target.id
+    else:
+        raise fail("bad_payload")
+    record(ws, "moderate", "facilitator", domain_id=d.id, action=action, into=into)
+    return d
+
+
+def decide(
+    ws: Workshop, domain_id: int, rank_: int, rationale: str, indicators: list[str] | None = None
+) -> Priority:
+    require_phase(ws, "decide")
+    d = db.session.get(Domain, domain_id)
+    if d is None or d.workshop_id != ws.id or d.status != "approved":
+        raise fail("not_found")
+    rationale = rationale.strip()
+    if not rationale or rank_ < 1:
+        raise fail("bad_payload")
+    row = db.session.scalar(
+        sa.select(Priority).where(Priority.workshop_id == ws.id, Priority.domain_id == domain_id)
+    )
+    if row is None:
+        count = db.session.scalar(
+            sa.select(sa.func.count(Priority.id)).where(Priority.workshop_id == ws.id)
+        )
+        if count >= ws.max_priorities:
+            raise fail("too_many_priorities")
+        row = Priority(workshop_id=ws.id, domain_id=domain_id, rank=rank_, rationale=rationale,
+                       indicators=list(indicators or []))
+        db.session.add(row)
+    else:
+        row.rank, row.rationale, row.indicators = rank_, rationale, list(indicators or [])
+    if rank_ > ws.max_priorities:
+        raise fail("too_many_priorities")
+    record(ws, "decide", "facilitator", domain_id=domain_id, rank=rank_, rationale=rationale,
+           indicators=list(indicators or []))
+    return row
+
+
+def undecide(ws: Workshop, domain_id: int) -> None:
+    require_phase(ws, "decide")
+    row = db.session.scalar(
+        sa.select(Priority).where(Priority.workshop_id == ws.id, Priority.domain_id == domain_id)
+    )
+    if row is None:
+        raise fail("not_found")
+    db.session.delete(row)
+    record(ws, "undecide", "facilitator", domain_id=domain_id)
+
+
+def reveal(ws: Workshop, shown: bool) -> None:
+    if ws.results_shown != shown:
+        ws.results_shown = shown
+        record(ws, "reveal", "facilitator", shown=shown)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def domains_of(ws: Workshop, statuses: tuple[str, ...] | None = None) -> list[Domain]:
+    q = sa.select(Domain).where(Domain.workshop_id == ws.id).order_by(Domain.id)
+    if statuses:
+        q = q.where(Domain.status.in_(statuses))
+    return list(db.session.scalars(q))
+
+
+def ballot_frames(ws: Workshop) -> dict[str, pd.DataFrame]:
+    """The workshop's ballots as the frames `analysis` works on."""
+    frames = analysis.empty_frames()
+    helix = Participant.helix
+    votes = db.session.execute(
+        sa.select(Vote.participant_id, helix, Vote.domain_id, Vote.points)
+        .join(Participant, Participant.id == Vote.participant_id)
+        .where(Vote.workshop_id == ws.id)
+    ).all()
+    if votes:
+        frames["votes"] = pd.DataFrame(votes, columns=analysis.VOTE_COLUMNS)
+    scores = db.session.execute(
+        sa.select(Score.participant_id, helix, Score.domain_id, Score.criterion, Score.value)
+        .join(Participant, Participant.id == Score.participant_id)
+        .where(Score.workshop_id == ws.id)
+    ).all()
+    if scores:
+        frames["scores"] = pd.DataFrame(scores, columns=analysis.SCORE_COLUMNS)
+    rows = db.session.execute(
+        sa.select(Ranking.participant_id, helix, Ranking.order)
+        .join(Participant, Participant.id == Ranking.participant_id)
+        .where(Ranking.workshop_id == ws.id)
+    ).all()
+    ranked = [
+        (pid, hx, domain_id, pos)
+        for pid, hx, order in rows
+        for pos, domain_id in enumerate(order, start=1)
+    ]
+    if ranked:
+        frames["rankings"] = pd.DataFrame(ranked, columns=analysis.RANK_COLUMNS)
+    return frames
+
+
+def compute_results(ws: Workshop) -> dict[str, Any]:
+    domains = pd.DataFrame(
+        [(d.id, d.title) for d in domains_of(ws, VOTABLE)], columns=["domain_id", "title"]
+    )
+    frames = ballot_frames(ws)
+    return analysis.results(
+        ws.method,
+        domains,
+        frames["votes"],
+        frames["scores"],
+        frames["rankings"],
+        ws.helix_keys(),
+        {c["key"]: c["weight"] for c in ws.criteria},
+    )
+
+
+def helix_counts(ws: Workshop) -> dict[str, int]:
+    rows = db.session.execute(
+        sa.select(Participant.helix, sa.func.count(Participant.id))
+        .where(Participant.workshop_id == ws.id)
+        .group_by(Participant.helix)
+    ).all()
+    counts = {h: 0 for h in ws.helix_keys()}
+    counts.update({h: n for h, n in rows})
+    return counts
+
+
+def domain_dict(d: Domain, comments: int = 0) -> dict[str, Any]:
+    return {
+        "domain_id": d.id,
+        "title": d.title,
+        "description": d.description,
+        "rationale": d.rationale,
+        "sdgs": d.sdgs,
+        "status": d.status,
+        "seed": d.seed,
+        "merged_into": d.merged_into_id,
+        "comments": comments,
+    }
+
+
+def workshop_dict(ws: Workshop) -> dict[str, Any]:
+    return {
+        "id": ws.id,
+        "code": ws.code,
+        "title": ws.title,
+        "region": ws.region,
+        "phase": ws.phase,
+        "method": ws.method,
+        "budget": ws.budget,
+        "cap": ws.cap,
+        "max_priorities": ws.max_priorities,
+        "language": ws.language,
+        "moderation": ws.moderation,
+        "vote_own": ws.settings.get("vote_own", True),
+        "results_shown": ws.results_shown,
+        "helices": ws.helices,
+        "criteria": ws.criteria,
+    }
+
+
+def public_state(ws: Workshop, facilitator: bool = False) -> dict[str, Any]:
+    """The snapshot everyone in the room gets; the facilitator's adds hidden domains and results."""
+    statuses = None if facilitator else VOTABLE
+    domains = domains_of(ws, statuses)
+    comment_rows = list(
+        db.session.execute(
+            sa.select(Comment, Participant.helix)
+            .join(Participant, Participant.id == Comment.participant_id)
+            .where(Comment.workshop_id == ws.id)
+            .order_by(Comment.id)
+        ).all()
+    )
+    visible = {d.id for d in domains}
+    per_domain: dict[int, int] = {}
+    comments = []
+    for c, hx in comment_rows:
+        if c.domain_id not in visible:
+            continue
+        per_domain[c.domain_id] = per_domain.get(c.domain_id, 0) + 1
+        comments.append(
+            {"comment_id": c.id, "domain_id": c.domain_id, "stance": c.stance, "text": c.text,
+             "helix": hx, "at": c.created_at.isoformat() + "Z"}
+        )
+    titles = {d.id: d.title for d in domains_of(ws)}
+    priorities = [
+        {"domain_id": pr.domain_id, "title": titles.get(pr.domain_id, ""), "rank": pr.rank,
+         "rationale": pr.rationale, "indicators": pr.indicators}
+        for pr in db.session.scalars(
+            sa.select(Priority).where(Priority.workshop_id == ws.id).order_by(Priority.rank)
+        )
+    ]
+    counts = helix_counts(ws)
+    state = {
+        "workshop": workshop_dict(ws),
+        "domains": [domain_dict(d, per_domain.get(d.id, 0)) for d in domains],
+        "comments": comments,
+        "counts": counts,
+        "total": sum(counts.values()),
+        "priorities": priorities,
+        "results": compute_results(ws) if (facilitator or ws.results_shown) else None,
+    }
+    if facilitator:
+        state["facilitator"] = True
+    return state
+
+
+def my_ballot(p: Participant, ws: Workshop) -> dict[str, Any]:
+    """What this participant has cast (only ever sent to that participant)."""
+    votes = {
+        str(v.domain_id): v.points
+        for v in db.session.scalars(sa.select(Vote).where(Vote.participant_id == p.id))
+    }
+    scores: dict[str, dict[str, int]] = {}
+    for s in db.session.scalars(sa.select(Score).where(Score.participant_id == p.id)):
+        scores.setdefault(str(s.domain_id), {})[s.criterion] = s.value
+    ranking = db.session.scalar(sa.select(Ranking.order).where(Ranking.participant_id == p.id))
+    own = db.session.scalars(
+        sa.select(Domain.id).where(Domain.participant_id == p.id).order_by(Domain.id)
+    )
+    return {
+        "participant_id": p.id,
+        "helix": p.helix,
+        "name": p.name,
+        "language": p.language or ws.language,
+        "votes": votes,
+        "remaining": ws.budget - sum(votes.values()),
+        "scores": scores,
+        "ranking": ranking or [],
+        "proposed": list(own),
+    }
+
+
+def participant_state(p: Participant) -> dict[str, Any]:
+    ws = workshop_by_id(p.workshop_id)
+    state = public_state(ws)
+    state["me"] = my_ballot(p, ws)
+    return state

@@ -124,14 +124,18 @@ def participant_scores(scores: pd.DataFrame, weights: Mapping[str, float]) -> pd
     return out[["participant_id", "helix", "domain_id", "value"]]
 
 
+def _with_borda(clean: pd.DataFrame, m: int) -> pd.DataFrame:
+    """Add Borda `points` (m - position) to already cleaned rankings."""
+    return clean.assign(points=(m - clean["position"]).astype("int64"))
+
+
 def borda_points(rankings: pd.DataFrame, domain_ids: Iterable[int]) -> pd.DataFrame:
     """Borda points per ranking row: position i of m domains earns m - i (unranked rows absent).
 
     Returns the cleaned rankings (RANK_COLUMNS, positions re-numbered 1..k) plus `points`.
     """
     ids = set(domain_ids)
-    r = _clean_rankings(rankings, ids)
-    return r.assign(points=(len(ids) - r["position"]).astype("int64"))
+    return _with_borda(_clean_rankings(rankings, ids), len(ids))
 
 
 def _pairwise(r: pd.DataFrame, ids: list[int]) -> np.ndarray:
@@ -162,6 +166,15 @@ def _schulze_wins(d: np.ndarray) -> np.ndarray:
     return (p > p.T).sum(axis=1)
 
 
+def _schulze_from_clean(clean: pd.DataFrame, ids: list[int]) -> list[int]:
+    """Schulze order of sorted `ids` from already cleaned rankings."""
+    if not ids:
+        return []
+    wins = _schulze_wins(_pairwise(clean, ids))
+    order = sorted(range(len(ids)), key=lambda k: (-int(wins[k]), ids[k]))
+    return [ids[k] for k in order]
+
+
 def schulze_order(rankings: pd.DataFrame, domain_ids: Iterable[int]) -> list[int]:
     """Domain ids in Schulze order (most pairwise wins first, ties by ascending domain id).
 
@@ -169,11 +182,7 @@ def schulze_order(rankings: pd.DataFrame, domain_ids: Iterable[int]) -> list[int
     a disagreement between the two is worth discussing in the room.
     """
     ids = sorted(set(int(i) for i in domain_ids))
-    if not ids:
-        return []
-    wins = _schulze_wins(_pairwise(_clean_rankings(rankings, ids), ids))
-    order = sorted(range(len(ids)), key=lambda k: (-int(wins[k]), ids[k]))
-    return [ids[k] for k in order]
+    return _schulze_from_clean(_clean_rankings(rankings, ids), ids)
 
 
 # --------------------------------------------------------------------------- results
@@ -233,7 +242,7 @@ def results(
     elif method == "score":
         rows = _weighted_means(scores, weights).rename(columns={"value": "x"})
     else:
-        rows = borda_points(rankings, ids)[["participant_id", "domain_id", "points"]]
+        rows = _with_borda(rankings, len(ids))[["participant_id", "domain_id", "points"]]
         rows = rows.rename(columns={"points": "x"})
     # Helix as an integer code (index into `active`, -1 if unknown), looked up per participant.
     code_of = pd.Index(active).get_indexer(helix_of.astype(str))
@@ -275,5 +284,5 @@ def results(
 
     payload: dict = {"method": method, "ranking": ranking, "participation": participation}
     if method == "rank":
-        payload["schulze"] = schulze_order(rankings, ids)
+        payload["schulze"] = _schulze_from_clean(rankings, ids)
     return payload

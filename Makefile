@@ -27,7 +27,7 @@ $(VENDOR)/.installed: package.json
 	touch $@
 
 edp/translations/.compiled: $(STAMP) $(wildcard edp/translations/*/LC_MESSAGES/messages.po)
-	$(BIN)/pybabel compile --use-fuzzy -d edp/translations -f -q || $(BIN)/pybabel compile -d edp/translations -f
+	$(BIN)/pybabel compile -d edp/translations -f --statistics
 	touch $@
 
 instance/edp.sqlite3: $(STAMP) $(wildcard migrations/versions/*.py)

@@ -16,6 +16,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("EDP_DATABASE_URL") or _default_db()
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     MESSAGE_QUEUE = os.environ.get("EDP_MESSAGE_QUEUE") or None
+    # Pub/sub ignores Redis database numbers: deployments sharing one Redis need their own channel.
+    MESSAGE_QUEUE_CHANNEL = os.environ.get("EDP_MESSAGE_QUEUE_CHANNEL", "edp-live")
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ["en", "es", "pt"]
     # Public address printed in join links and QR codes; empty = taken from the request.

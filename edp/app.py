@@ -61,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     socketio.init_app(
         app,
         message_queue=app.config.get("MESSAGE_QUEUE"),
+        channel=app.config["MESSAGE_QUEUE_CHANNEL"],
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
         cors_allowed_origins=app.config.get("CORS_ORIGINS"),
         logger=False,

@@ -124,7 +124,7 @@ def workshop_create(template_path, email, title, method):
 @workshop.command("export")
 @click.argument("code")
 @click.option("--format", "fmt", required=True,
-              type=click.Choice(["csv", "xlsx", "docx", "json", "md"]))
+              type=click.Choice(["csv", "xlsx", "docx", "json", "md"]))  # = exports.FORMATS
 @click.option("--output", required=True, type=click.Path(dir_okay=False))
 @with_appcontext
 def workshop_export(code, fmt, output):

@@ -61,6 +61,10 @@ def _rate_limit() -> None:
     key = f"p{session['participant_id']}" if session.get("participant_id") else request.sid
     bucket = _buckets.get(key)
     now = time.monotonic()
+    if bucket is None and len(_buckets) > 20_000:
+        # Forget buckets idle long enough to be full again (closed connections, gone phones).
+        for stale in [k for k, b in _buckets.items() if now - b.at > burst / rate + 1]:
+            del _buckets[stale]
     if bucket is None:
         bucket = _buckets[key] = _Bucket(burst)
     bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
@@ -78,7 +82,9 @@ def _error(code: str, message) -> dict[str, Any]:
 def event(name: str, schema: dict[str, Field]):
     def decorate(fn):
         @wraps(fn)
-        def handler(data=None):
+        def handler(data=None, *_extra):
+            # Extra positional arguments from a client are ignored: a handler that raised a
+            # TypeError here would drop the event without an ack.
             for attempt in (1, 2):
                 try:
                     _rate_limit() if attempt == 1 else None
@@ -129,16 +135,41 @@ def current_facilitator_workshop(workshop_id: int):
 # ---------------------------------------------------------------- broadcasts
 
 
+def end_read() -> None:
+    """End the read transaction before emitting: sending may yield to other greenlets, and on
+    SQLite an open transaction would hold the database lock while they wait for it."""
+    db.session.rollback()
+
+
 def broadcast_state(workshop_id: int) -> None:
     ws = rules.workshop_by_id(workshop_id)
-    socketio.emit("state", rules.public_state(ws), to=room(workshop_id))
-    socketio.emit("state", rules.public_state(ws, facilitator=True), to=facilitator_room(workshop_id))
+    public, full = rules.public_state(ws), rules.public_state(ws, facilitator=True)
+    end_read()
+    socketio.emit("state", public, to=room(workshop_id))
+    socketio.emit("state", full, to=facilitator_room(workshop_id))
+
+
+def participant_room(participant_id: int) -> str:
+    return f"p{participant_id}"
+
+
+def send_ballots(participant_ids: set[int]) -> None:
+    """Tell participants their own ballot changed (points returned from a hidden domain)."""
+    payloads = []
+    for pid in participant_ids:
+        p = db.session.get(Participant, pid)
+        if p is not None:
+            payloads.append((pid, rules.my_ballot(p, rules.workshop_by_id(p.workshop_id))))
+    end_read()
+    for pid, ballot in payloads:
+        socketio.emit("me", ballot, to=participant_room(pid))
 
 
 def broadcast_counts(workshop_id: int) -> None:
     ws = rules.workshop_by_id(workshop_id)
     counts = rules.helix_counts(ws)
     payload = {"counts": counts, "total": sum(counts.values())}
+    end_read()
     socketio.emit("counts", payload, to=room(workshop_id))
     socketio.emit("counts", payload, to=facilitator_room(workshop_id))
 
@@ -149,8 +180,10 @@ _pending_results: set[int] = set()
 def emit_results(workshop_id: int) -> None:
     ws = rules.workshop_by_id(workshop_id)
     results = rules.compute_results(ws)
+    shown = ws.results_shown
+    end_read()
     socketio.emit("results", results, to=facilitator_room(workshop_id))
-    if ws.results_shown:
+    if shown:
         socketio.emit("results", results, to=room(workshop_id))
 
 
@@ -202,6 +235,7 @@ def on_join(d):
     session["workshop_id"] = p.workshop_id
     session["lang"] = p.language or rules.workshop_by_id(p.workshop_id).language
     join_room(room(p.workshop_id))
+    join_room(participant_room(p.id))
     if created:
         wid = p.workshop_id
         after_commit(lambda: broadcast_counts(wid))
@@ -316,10 +350,12 @@ def on_configure(d):
 })
 def on_moderate(d):
     ws = current_facilitator_workshop(d["workshop_id"])
-    dom = rules.moderate(ws, d["domain_id"], d["action"], d.get("into"))
+    dom, touched = rules.moderate(ws, d["domain_id"], d["action"], d.get("into"))
     wid = ws.id
     after_commit(lambda: broadcast_state(wid))
     after_commit(lambda: schedule_results(wid))
+    if touched:
+        after_commit(lambda: send_ballots(touched))
     return {"domain_id": dom.id, "status": dom.status}
 
 

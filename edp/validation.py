@@ -31,6 +31,10 @@ def _check(spec: Field, value: Any) -> Any:
             raise fail("bad_payload")
         if "\x00" in value:
             raise fail("bad_payload")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800") cannot be stored
+            raise fail("bad_payload") from None
     if isinstance(value, int) and not isinstance(value, bool):
         if spec.min is not None and value < spec.min:
             raise fail("bad_payload")

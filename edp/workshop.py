@@ -75,6 +75,7 @@ MESSAGES = {
     "rate_limited": _l("Too many actions at once; wait a moment."),
     "too_many_priorities": _l("The short list is already full."),
     "own_proposal": _l("You cannot vote for your own proposal in this workshop."),
+    "ballots_exist": _l("Votes have been cast already; the method can no longer change."),
     "internal": _l("Something went wrong on our side; your last action was not saved."),
 }
 
@@ -98,11 +99,20 @@ def load_template(path: str | Path) -> dict[str, Any]:
     if data.get("method", "dot") not in METHODS:
         problems.append(f"method must be one of {METHODS}")
     helices = data.get("helices") or []
-    if not helices or any(not h.get("key") or not h.get("label") for h in helices):
+    if (not isinstance(helices, list) or not helices
+            or any(not isinstance(h, dict) or not h.get("key") or not h.get("label")
+                   for h in helices)):
         problems.append("at least one [[helices]] with key and label is needed")
-    for c in data.get("criteria") or []:
-        if not c.get("key") or not c.get("label") or float(c.get("weight", 1)) <= 0:
+    criteria = data.get("criteria") or []
+    for c in criteria if isinstance(criteria, list) else [None]:
+        if (not isinstance(c, dict) or not c.get("key") or not c.get("label")
+                or float(c.get("weight", 1)) <= 0):
             problems.append("every [[criteria]] needs key, label and a positive weight")
+            break
+    domains = data.get("domains") or []
+    if not isinstance(domains, list) or any(
+            not isinstance(d, dict) or not str(d.get("title", "")).strip() for d in domains):
+        problems.append("every [[domains]] needs a title")
     if int(data.get("budget", 10)) < 1 or int(data.get("max_priorities", 5)) < 1:
         problems.append("budget and max_priorities must be at least 1")
     if problems:
@@ -278,7 +288,8 @@ def propose(
     )
     db.session.add(d)
     db.session.flush()
-    record(ws, "propose", "participant", p, domain_id=d.id, title=d.title, status=d.status)
+    record(ws, "propose", "participant", p, domain_id=d.id, title=d.title, status=d.status,
+           description=d.description, rationale=d.rationale, sdgs=d.sdgs)
     return d
 
 
@@ -292,7 +303,8 @@ def comment(p: Participant, domain_id: int, stance: str, text: str) -> Comment:
     c = Comment(workshop_id=ws.id, domain_id=domain_id, participant_id=p.id, stance=stance, text=text)
     db.session.add(c)
     db.session.flush()
-    record(ws, "comment", "participant", p, comment_id=c.id, domain_id=domain_id, stance=stance)
+    record(ws, "comment", "participant", p, comment_id=c.id, domain_id=domain_id, stance=stance,
+           text=text)
     return c
 
 
@@ -411,12 +423,22 @@ def set_phase(ws: Workshop, phase: str) -> bool:
     return True
 
 
+def has_ballots(ws: Workshop) -> bool:
+    return any(
+        db.session.scalar(sa.select(model.id).where(model.workshop_id == ws.id).limit(1))
+        for model in (Vote, Score, Ranking)
+    )
+
+
 def set_method(ws: Workshop, method: str) -> None:
-    """Switch the voting method; only before any ballot has been cast."""
+    """Switch the voting method; only before the vote opens and before any ballot exists
+    (ballots of another method would silently stop counting)."""
     if method not in METHODS:
         raise fail("bad_payload")
     if ws.phase in ("vote", "results", "decide", "closed"):
         raise fail("wrong_phase")
+    if method != ws.method and has_ballots(ws):
+        raise fail("ballots_exist")
     if method == "score" and not ws.criteria:
         raise fail("wrong_method")
     if method != ws.method:
@@ -424,10 +446,16 @@ def set_method(ws: Workshop, method: str) -> None:
         ws.method = method
 
 
-def moderate(ws: Workshop, domain_id: int, action: str, into: int | None = None) -> Domain:
+def moderate(
+    ws: Workshop, domain_id: int, action: str, into: int | None = None
+) -> tuple[Domain, set[int]]:
+    """Approve, hide or merge a domain. Dot-voting points on a domain that leaves the ballot go
+    back to the voters (hide) or move to the domain it merges into, each as a recorded event.
+    Returns the domain and the ids of the participants whose ballot changed."""
     d = db.session.get(Domain, domain_id)
     if d is None or d.workshop_id != ws.id:
         raise fail("not_found")
+    target = None
     if action == "approve":
         d.status, d.merged_into_id = "approved", None
     elif action == "hide":
@@ -441,38 +469,75 @@ def moderate(ws: Workshop, domain_id: int, action: str, into: int | None = None)
         d.status, d.merged_into_id = "merged", target.id
     else:
         raise fail("bad_payload")
-    record(ws, "moderate", "facilitator", domain_id=d.id, action=action, into=into)
-    return d
+    record(ws, "moderate", "facilitator", domain_id=d.id, action=action, into=into,
+           title=d.title)
+    touched: set[int] = set()
+    if action in ("hide", "merge"):
+        touched = _move_points(ws, d, target)
+    return d, touched
+
+
+def _move_points(ws: Workshop, source: Domain, target: Domain | None) -> set[int]:
+    touched = set()
+    rows = list(db.session.scalars(sa.select(Vote).where(Vote.domain_id == source.id)))
+    for row in rows:
+        p = db.session.get(Participant, row.participant_id)
+        points = row.points
+        db.session.delete(row)
+        record(ws, "vote", "system", p, domain_id=source.id, points=0, before=points,
+               reason="hidden" if target is None else "merged")
+        if target is not None:
+            dest = db.session.scalar(
+                sa.select(Vote).where(Vote.participant_id == p.id, Vote.domain_id == target.id)
+            )
+            before = dest.points if dest else 0
+            if dest is None:
+                db.session.add(Vote(workshop_id=ws.id, participant_id=p.id,
+                                    domain_id=target.id, points=points))
+            else:
+                dest.points += points
+            record(ws, "vote", "system", p, domain_id=target.id, points=before + points,
+                   before=before, reason="merged", merged_from=source.id)
+        touched.add(p.id)
+    db.session.flush()
+    return touched
 
 
 def decide(
     ws: Workshop, domain_id: int, rank_: int, rationale: str, indicators: list[str] | None = None
 ) -> Priority:
+    """Record (or update) one priority. Ranks are unique: taking a rank that another priority
+    holds moves that one down a place, as when reordering a list."""
     require_phase(ws, "decide")
     d = db.session.get(Domain, domain_id)
     if d is None or d.workshop_id != ws.id or d.status != "approved":
         raise fail("not_found")
     rationale = rationale.strip()
+    indicators = [i.strip() for i in (indicators or []) if i.strip()]
     if not rationale or rank_ < 1:
         raise fail("bad_payload")
-    row = db.session.scalar(
-        sa.select(Priority).where(Priority.workshop_id == ws.id, Priority.domain_id == domain_id)
-    )
-    if row is None:
-        count = db.session.scalar(
-            sa.select(sa.func.count(Priority.id)).where(Priority.workshop_id == ws.id)
-        )
-        if count >= ws.max_priorities:
-            raise fail("too_many_priorities")
-        row = Priority(workshop_id=ws.id, domain_id=domain_id, rank=rank_, rationale=rationale,
-                       indicators=list(indicators or []))
-        db.session.add(row)
-    else:
-        row.rank, row.rationale, row.indicators = rank_, rationale, list(indicators or [])
     if rank_ > ws.max_priorities:
         raise fail("too_many_priorities")
-    record(ws, "decide", "facilitator", domain_id=domain_id, rank=rank_, rationale=rationale,
-           indicators=list(indicators or []))
+    rows = list(db.session.scalars(
+        sa.select(Priority).where(Priority.workshop_id == ws.id).order_by(Priority.rank)
+    ))
+    row = next((r for r in rows if r.domain_id == domain_id), None)
+    if row is None and len(rows) >= ws.max_priorities:
+        raise fail("too_many_priorities")
+    if row is None:
+        row = Priority(workshop_id=ws.id, domain_id=domain_id, rank=rank_, rationale=rationale,
+                       indicators=indicators)
+        db.session.add(row)
+    else:
+        row.rank, row.rationale, row.indicators = rank_, rationale, indicators
+    others = [r for r in rows if r is not row]
+    # Renumber the rest around the new rank: 1..n without gaps or ties.
+    order = sorted(others, key=lambda r: r.rank)
+    order.insert(min(rank_ - 1, len(order)), row)
+    for position, r in enumerate(order, start=1):
+        r.rank = position
+    record(ws, "decide", "facilitator", domain_id=domain_id, rank=row.rank, rationale=rationale,
+           indicators=indicators, title=d.title)
     return row
 
 
@@ -484,6 +549,12 @@ def undecide(ws: Workshop, domain_id: int) -> None:
     if row is None:
         raise fail("not_found")
     db.session.delete(row)
+    db.session.flush()
+    rest = db.session.scalars(
+        sa.select(Priority).where(Priority.workshop_id == ws.id).order_by(Priority.rank)
+    )
+    for position, r in enumerate(rest, start=1):
+        r.rank = position
     record(ws, "undecide", "facilitator", domain_id=domain_id)
 
 
@@ -549,6 +620,7 @@ def compute_results(ws: Workshop) -> dict[str, Any]:
         frames["rankings"],
         ws.helix_keys(),
         {c["key"]: c["weight"] for c in ws.criteria},
+        present=helix_counts(ws),
     )
 
 

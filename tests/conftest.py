@@ -23,9 +23,13 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-POSTGRES_URL = os.environ.get(
+# Each pytest session gets its own PostgreSQL database, so that runs at once never collide.
+_PG_ADMIN_URL = os.environ.get(
     "EDP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+_PG_DB = f"edp_test_{os.getpid()}"
+POSTGRES_URL = _PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + _PG_DB
+_pg_created: bool | None = None
 REDIS_URL = os.environ.get("EDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEMPLATE = ROOT / "workshops" / "01-s3-priority-setting.toml"
 AGRI_TEMPLATE = ROOT / "workshops" / "02-agrifood-focus-group.toml"
@@ -40,19 +44,53 @@ def missing(what: str, how: str):
     pytest.skip(message)
 
 
-def postgres_available() -> bool:
+def _pid_alive(pid: int) -> bool:
     try:
-        engine = sa.create_engine(POSTGRES_URL)
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
+    return True
+
+
+def postgres_available() -> bool:
+    """Creates this session's database on first use (and drops ones left by dead sessions)."""
+    global _pg_created
+    if _pg_created is None:
+        try:
+            engine = sa.create_engine(_PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                names = conn.execute(
+                    sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'edp_test_%'")
+                ).scalars()
+                for name in list(names):
+                    pid = name.rsplit("_", 1)[-1]
+                    if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{_PG_DB}" WITH (FORCE)'))
+                conn.execute(sa.text(f'CREATE DATABASE "{_PG_DB}"'))
+            engine.dispose()
+            _pg_created = True
+        except Exception:
+            _pg_created = False
+    return _pg_created
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _pg_created:
+        try:
+            engine = sa.create_engine(_PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{_PG_DB}" WITH (FORCE)'))
+            engine.dispose()
+        except Exception:
+            pass
 
 
 def reset_postgres(url: str) -> None:
     """A fresh schema per test: drop everything in `public`."""
+    postgres_available()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
@@ -277,6 +315,9 @@ class LiveServer:
         }
         if message_queue:
             self.env["EDP_MESSAGE_QUEUE"] = message_queue
+            self.env["EDP_MESSAGE_QUEUE_CHANNEL"] = os.environ.get(
+                "EDP_TEST_CHANNEL", f"edp-test-{os.getpid()}"
+            )
         self.log_path = (log_dir or Path("/tmp")) / f"edp-server-{self.port}-{uuid.uuid4().hex[:6]}.log"
         self.proc = None
 

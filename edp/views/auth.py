@@ -49,8 +49,10 @@ def login():
                 _failures.pop(email, None)
                 login_user(user)
                 target = request.args.get("next", "")
-                # Only local paths: never redirect a facilitator off site after log-in.
-                if not target.startswith("/") or target.startswith("//"):
+                # Only local paths: never redirect a facilitator off site after log-in. Browsers
+                # read "/\\host" as "//host" and drop tabs and newlines, so refuse those too.
+                if (not target.startswith("/") or target.startswith("//") or "\\" in target
+                        or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target)):
                     target = url_for("pages.dashboard")
                 return redirect(target)
             _failures.setdefault(email, []).append(time.monotonic())

@@ -18,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -55,6 +56,12 @@ def _use_language(ws: Workshop) -> str:
     return g.locale
 
 
+@bp.app_context_processor
+def inject_language() -> dict[str, str]:
+    """`<html lang>` for pages without a workshop (log-in, dashboard, join-code form)."""
+    return {"current_language": str(get_locale() or "en")}
+
+
 @bp.get("/")
 def index():
     code = request.args.get("code", "").strip().upper()
@@ -82,7 +89,9 @@ def screen(code: str):
     ws = _workshop_or_404(code)
     lang = _use_language(ws)
     join_url = public_url(url_for("pages.participant", code=ws.code))
-    qr_svg = segno.make(join_url, error="m").svg_inline(scale=8, dark="#000", light="#fff")
+    qr_svg = segno.make(join_url, error="m").svg_inline(
+        scale=8, dark="#000", light="#fff", omitsize=True  # a viewBox, so CSS can size it
+    )
     page = {"code": ws.code, "title": ws.title, "language": lang, "join_url": join_url,
             "helices": ws.helices, "strings": ui_strings()}
     return render_template("screen.html", ws=ws, page=page, qr_svg=qr_svg, join_url=join_url)

@@ -1,0 +1,180 @@
+// The one shared module: page data, translated strings, the socket, acks as Promises,
+// the connection banner and a few DOM helpers. No framework, no build step.
+import { io } from "/static/vendor/socket.io.esm.min.js";
+
+const dataBlock = document.getElementById("page-data");
+export const page = dataBlock ? JSON.parse(dataBlock.textContent) : {};
+const strings = page.strings || {};
+
+/** A translated string from page.strings with {placeholders} filled in. */
+export function t(key, vars) {
+  let text = strings[key] ?? key;
+  if (vars) text = text.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  return text;
+}
+
+const numbers = new Intl.NumberFormat(page.language || "en", { maximumFractionDigits: 2 });
+export const num = (x) => numbers.format(Number(x) || 0);
+
+export const socket = io({ reconnectionDelayMax: 5000 });
+window.edpSocket = socket;
+window.edpReady = false;
+
+// "Ready" = connected and the page's connect hook (join / watch / facilitate) has answered.
+// Actions wait for it, so nothing is sent on a fresh connection before the rejoin.
+let connectHook = null;
+let markReady;
+let ready = new Promise((resolve) => { markReady = resolve; });
+
+/** The page's (re)connection step; runs on every connect, before any queued action. */
+export function onConnect(hook) {
+  connectHook = hook;
+}
+
+socket.on("connect", async () => {
+  try {
+    if (connectHook) await connectHook();
+  } finally {
+    window.edpReady = true;
+    markReady();
+  }
+});
+socket.on("disconnect", () => {
+  window.edpReady = false;
+  ready = new Promise((resolve) => { markReady = resolve; });
+});
+
+const timeoutAck = () => ({ ok: false, error: { code: "timeout", message: t("timeout") } });
+
+/** Emit now (the connect hook's own events); resolves to {ok: true, ...} or {ok: false, error}. */
+export function emit(event, payload, ms = 10000) {
+  return socket
+    .timeout(ms)
+    .emitWithAck(event, payload)
+    .then(
+      (ack) => (ack && typeof ack === "object" ? ack : { ok: false, error: { code: "bad_ack", message: t("error") } }),
+      timeoutAck,
+    );
+}
+
+/** An action: waits (up to `ms`) until connected and rejoined, then emits with an ack. */
+export async function send(event, payload, ms = 10000) {
+  if (!window.edpReady) {
+    let timer;
+    const gaveUp = await Promise.race([
+      ready.then(() => false),
+      new Promise((resolve) => { timer = setTimeout(() => resolve(true), ms); }),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) return timeoutAck();
+  }
+  return emit(event, payload, ms);
+}
+
+/** Run an action and show pending → saved (or the server's message) in a status element. */
+export async function act(statusEl, event, payload, okText) {
+  setStatus(statusEl, t("saving"), "pending");
+  const ack = await send(event, payload);
+  if (ack.ok) setStatus(statusEl, okText || t("saved"), "ok");
+  else setStatus(statusEl, (ack.error && ack.error.message) || t("error"), "error");
+  return ack;
+}
+
+const toastTimers = new WeakMap();
+
+/** Show feedback in a status element; a toast's success message clears itself after a while. */
+export function setStatus(el, text, kind) {
+  if (!el) return;
+  el.textContent = text;
+  el.dataset.kind = kind || "";
+  clearTimeout(toastTimers.get(el));
+  if (kind === "ok" && el.classList.contains("toast")) {
+    toastTimers.set(el, setTimeout(() => setStatus(el, "", ""), 3500));
+  }
+}
+
+// Connection banner: a live region that stays in the page and is empty while connected.
+const banner = document.getElementById("connection");
+function showBanner(text) {
+  if (banner) banner.textContent = text;
+  document.body.dataset.connected = text ? "no" : "yes";
+}
+showBanner(t("connecting"));
+socket.on("connect", () => showBanner(""));
+socket.on("disconnect", () => showBanner(t("offline")));
+socket.on("connect_error", () => showBanner(socket.active ? t("offline") : t("error")));
+
+/** Create an element. Children are nodes or strings (added as text, never parsed as HTML). */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "text") el.textContent = value;
+    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) el.append(child);
+  }
+  return el;
+}
+
+/**
+ * Keep a container's children in step with a list, reusing each item's element by key so
+ * focus and half-typed input survive the frequent `state` broadcasts.
+ */
+export function syncList(container, items, keyOf, create, update) {
+  const existing = new Map();
+  for (const child of Array.from(container.children)) existing.set(child.dataset.key, child);
+  const keep = new Set();
+  let previous = null;
+  for (const item of items) {
+    const key = String(keyOf(item));
+    let el = existing.get(key);
+    if (!el) {
+      el = create(item);
+      el.dataset.key = key;
+    }
+    if (update) update(el, item);
+    keep.add(key);
+    const wanted = previous ? previous.nextElementSibling : container.firstElementChild;
+    if (el !== wanted) container.insertBefore(el, wanted);
+    previous = el;
+  }
+  for (const [key, el] of existing) if (!keep.has(key)) el.remove();
+}
+
+/** Horizontal bars: [{key, label, value, text?, meta?}] into a <ul>/<ol>, longest bar = max. */
+export function renderBars(container, rows) {
+  const max = Math.max(1e-9, ...rows.map((r) => Number(r.value) || 0));
+  syncList(
+    container,
+    rows,
+    (r) => r.key,
+    () =>
+      h("li", { class: "bar-row" },
+        h("span", { class: "bar-label" }),
+        h("span", { class: "bar-value" }),
+        h("span", { class: "bar-track", "aria-hidden": "true" }, h("span", { class: "bar-fill" })),
+        h("span", { class: "bar-meta" })),
+    (li, r) => {
+      li.querySelector(".bar-label").textContent = r.label;
+      li.querySelector(".bar-value").textContent = r.text ?? num(r.value);
+      li.querySelector(".bar-fill").style.width = `${Math.max(0, (100 * (Number(r.value) || 0)) / max)}%`;
+      const meta = li.querySelector(".bar-meta");
+      meta.textContent = r.meta || "";
+      meta.hidden = !r.meta;
+    },
+  );
+}
+
+export const helixLabel = (key) => {
+  const found = (page.helices || []).find((x) => x.key === key);
+  return found ? found.label : key;
+};
+
+/** Counts by helix in the workshop's helix order. */
+export function countRows(counts) {
+  return (page.helices || []).map((x) => ({ key: x.key, label: x.label, value: (counts || {})[x.key] || 0 }));
+}

@@ -1,0 +1,463 @@
+"""Exports: a workshop built through the real rules, every format read back, the HTTP route's
+access rules and the `edp workshop export` command.
+
+The numbers in every export must be the live results (`workshop.compute_results`), the
+priorities must carry their rationale, and no export may name a participant.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from conftest import AGRI_TEMPLATE, PASSWORD, TEMPLATE, edp_cli
+
+from edp import exports
+from edp import workshop as rules
+from edp.extensions import db
+from edp.models import Comment, Event, Participant, Workshop
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+CONTENT_TYPES = {
+    "csv": "text/csv",
+    "xlsx": XLSX,
+    "docx": DOCX,
+    "json": "application/json",
+    "md": "text/markdown",
+}
+# A comment a spreadsheet would run as a formula if it were not kept as text.
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+
+
+# ---------------------------------------------------------------- workshops built by the rules
+
+
+def _people(ws: Workshop, helices: list[str]) -> list[Participant]:
+    return [
+        rules.join(ws.code, helix, name=f"Secretname{n}x", organisation=f"Secretorg{n}x")[0]
+        for n, helix in enumerate(helices)
+    ]
+
+
+def build_dot(app, world) -> dict:
+    """English template, dot voting: a proposal, a hidden domain, comments, votes, two priorities."""
+    world.facilitator()
+    info = world.workshop(template=TEMPLATE)
+    with app.app_context():
+        ws = db.session.get(Workshop, info["id"])
+        rules.set_phase(ws, "propose")
+        people = _people(ws, ["government", "business", "business", "academia", "funders"])
+        new = rules.propose(people[1], "Agri-tech & água limpa", "Água, riego, sensores.",
+                            "Strong cooperatives", sdgs=[2, 6])
+        junk = rules.propose(people[2], "Duplicate of tourism", "")
+        db.session.commit()
+        rules.moderate(ws, junk.id, "hide")
+        rules.set_phase(ws, "discuss")
+        manufacturing, health, tourism = rules.domains_of(ws, rules.VOTABLE)[:3]
+        comments = [
+            rules.comment(people[0], manufacturing.id, "support", "Wind suppliers are here."),
+            rules.comment(people[1], manufacturing.id, "concern", "Grid access is slow.\nVery."),
+            rules.comment(people[3], new.id, "evidence", "Two university labs work on it."),
+            rules.comment(people[4], health.id, "question", FORMULA),
+        ]
+        db.session.commit()
+        rules.set_phase(ws, "vote")
+        for p, ballot in zip(people, [
+            {manufacturing.id: 5, new.id: 3},
+            {manufacturing.id: 4, health.id: 4},
+            {new.id: 5, tourism.id: 2},
+            {manufacturing.id: 2, new.id: 2, health.id: 1},
+            {health.id: 5},
+        ]):
+            for domain_id, points in ballot.items():
+                rules.vote(p, domain_id, points)
+        db.session.commit()
+        rules.set_phase(ws, "results")
+        rules.set_phase(ws, "decide")
+        rules.decide(ws, manufacturing.id, 1, "Critical mass and export markets.\nFunders agree.",
+                     ["Firms in the value chain", "Private R&D spend"])
+        rules.decide(ws, new.id, 2, "Water scarcity makes this urgent.", ["Hectares irrigated"])
+        db.session.commit()
+        return {
+            **info,
+            "names": [p.name for p in people] + [p.organisation for p in people],
+            "tokens": [p.token for p in people],
+            "participant_ids": [p.id for p in people],
+            "priorities": [
+                (1, manufacturing.title, "Critical mass and export markets.\nFunders agree.",
+                 ["Firms in the value chain", "Private R&D spend"]),
+                (2, new.title, "Water scarcity makes this urgent.", ["Hectares irrigated"]),
+            ],
+            "comments": [c.text for c in comments],
+            "hidden": junk.title,
+            "titles": [d.title for d in rules.domains_of(ws)],
+        }
+
+
+def build_agri(app, world) -> dict:
+    """The Spanish agri-food template: multi-criteria scoring, accents everywhere."""
+    world.facilitator()
+    info = world.workshop(template=AGRI_TEMPLATE)
+    with app.app_context():
+        ws = db.session.get(Workshop, info["id"])
+        assert ws.method == "score" and ws.language == "es"
+        rules.set_phase(ws, "propose")
+        people = _people(ws, ["government", "business", "academia", "civil_society"])
+        new = rules.propose(people[0], "Acuicultura sostenible en lagunas", "Peces y algas.")
+        db.session.commit()
+        rules.set_phase(ws, "discuss")
+        riego, bio, _traza, residuos = rules.domains_of(ws, rules.VOTABLE)[:4]
+        comments = [
+            rules.comment(people[1], riego.id, "support", "Las cooperativas ya miden humedad."),
+            rules.comment(people[2], riego.id, "concern", "¿Quién paga los sensores? Costo alto."),
+            rules.comment(people[3], residuos.id, "support", "Menos residuos, más empleo rural."),
+        ]
+        db.session.commit()
+        rules.set_phase(ws, "vote")
+        keys = [c["key"] for c in ws.criteria]
+        for p, domain, values in [
+            (people[0], riego, [5, 4, 4, 3]),
+            (people[1], riego, [4, 4, 5, 2]),
+            (people[1], new, [3, 3, 2, 5]),
+            (people[2], residuos, [2, 5, 3, 5]),
+            (people[3], residuos, [4, 4, 4, 5]),
+            (people[3], bio, [3, 2]),  # partly scored
+        ]:
+            for key, value in zip(keys, values):
+                rules.score(p, domain.id, key, value)
+        db.session.commit()
+        rules.set_phase(ws, "decide")
+        rules.decide(ws, riego.id, 1, "Ahorro de agua en secano; la región ya tiene experiencia.",
+                     ["Hectáreas con riego de precisión", "Consumo de agua por tonelada"])
+        rules.decide(ws, residuos.id, 2, "Valorización con empleo rural y bioenergía.", [])
+        db.session.commit()
+        return {
+            "language": "es",
+            **info,
+            "names": [p.name for p in people] + [p.organisation for p in people],
+            "tokens": [p.token for p in people],
+            "participant_ids": [p.id for p in people],
+            "priorities": [
+                (1, riego.title, "Ahorro de agua en secano; la región ya tiene experiencia.",
+                 ["Hectáreas con riego de precisión", "Consumo de agua por tonelada"]),
+                (2, residuos.title, "Valorización con empleo rural y bioenergía.", []),
+            ],
+            "comments": [c.text for c in comments],
+            "hidden": None,
+            "titles": [d.title for d in rules.domains_of(ws)],
+        }
+
+
+@pytest.fixture(params=["dot", "agri"])
+def built(request, app, world) -> dict:
+    return (build_dot if request.param == "dot" else build_agri)(app, world)
+
+
+def export(app, workshop_id: int, fmt: str) -> tuple[bytes, str, str]:
+    with app.app_context():
+        return exports.build(db.session.get(Workshop, workshop_id), fmt)
+
+
+def live_results(app, workshop_id: int) -> dict:
+    with app.app_context():
+        return rules.compute_results(db.session.get(Workshop, workshop_id))
+
+
+def assert_anonymous(text: str, built: dict) -> None:
+    for secret in built["names"] + built["tokens"]:
+        assert secret not in text
+
+
+# ---------------------------------------------------------------- every format read back
+
+
+def test_csv_has_titles_ranks_rationale_and_live_scores(app, built):
+    data, mimetype, name = export(app, built["id"], "csv")
+    assert mimetype.startswith("text/csv")
+    assert name.startswith(f"edp-{built['code']}-") and name.endswith(".csv")
+    assert data.startswith("\ufeff".encode())  # Excel reads the accents right
+    frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", keep_default_na=False)
+    for column in ("rank", "title", "status", "score", "balanced_score", "voters", "rationale",
+                   "indicators"):
+        assert column in frame.columns
+    assert sorted(frame["title"]) == sorted(built["titles"])
+    # Priorities first, by rank, with their rationale and indicators.
+    for row, (rank, title, rationale, indicators) in zip(frame.itertuples(), built["priorities"]):
+        assert int(row.rank) == rank
+        assert row.title == title
+        assert row.rationale == rationale
+        assert row.indicators == "; ".join(indicators)
+    assert (frame["rank"].iloc[len(built["priorities"]):] == "").all()
+    # Scores are the live results, domain by domain.
+    results = live_results(app, built["id"])
+    by_title = frame.set_index("title")
+    for entry in results["ranking"]:
+        row = by_title.loc[entry["title"]]
+        assert float(row["score"]) == pytest.approx(entry["score"])
+        assert float(row["balanced_score"]) == pytest.approx(entry["balanced_score"])
+        assert int(row["voters"]) == entry["voters"]
+        for helix, value in entry["by_helix"].items():
+            assert float(row[f"by_helix_{helix}"]) == pytest.approx(value)
+    # Approved non-priorities follow in results order.
+    decided = {t for _r, t, _ra, _i in built["priorities"]}
+    rest = [e["title"] for e in results["ranking"] if e["title"] not in decided]
+    n = len(built["priorities"])
+    assert list(frame["title"].iloc[n:n + len(rest)]) == rest
+    if built["hidden"]:
+        hidden = by_title.loc[built["hidden"]]
+        assert hidden["status"] == "hidden" and hidden["score"] == ""
+    assert_anonymous(data.decode("utf-8-sig"), built)
+
+
+def tr(app, built, text: str) -> str:
+    """`text` in the workshop's language, as the exports write it."""
+    from flask_babel import force_locale, gettext
+
+    with app.test_request_context(), force_locale(built.get("language", "en")):
+        return gettext(text)
+
+
+def test_xlsx_sheets_priorities_and_deliberation(app, built):
+    from openpyxl import load_workbook
+
+    data, mimetype, name = export(app, built["id"], "xlsx")
+    assert mimetype == XLSX and name.endswith(".xlsx")
+    book = load_workbook(io.BytesIO(data))
+    assert book.sheetnames[:5] == ["Priorities", "Domains", "Deliberation", "Participation",
+                                   "Events"]
+    for sheet in book.worksheets:
+        assert sheet.freeze_panes == "A2"
+        assert all(cell.font.bold for cell in sheet[1])
+
+    sheets = pd.read_excel(io.BytesIO(data), sheet_name=None)
+    # Headers are in the workshop's language: read them back under their English keys.
+    with app.test_request_context():
+        from flask_babel import force_locale, gettext
+
+        with force_locale(built.get("language", "en")):
+            english = {gettext(h): h for h in ("Rank", "Domain", "Rationale", "Score", "Comment")}
+    sheets = {name: frame.rename(columns=english) for name, frame in sheets.items()}
+    priorities = sheets["Priorities"]
+    assert list(priorities["Rank"]) == [p[0] for p in built["priorities"]]
+    assert list(priorities["Domain"]) == [p[1] for p in built["priorities"]]
+    assert list(priorities["Rationale"]) == [p[2] for p in built["priorities"]]
+    results = {e["title"]: e for e in live_results(app, built["id"])["ranking"]}
+    for row in priorities.itertuples():
+        assert row.Score == pytest.approx(results[row.Domain]["score"])
+    assert sorted(sheets["Domains"]["Domain"]) == sorted(built["titles"])
+    assert sorted(sheets["Deliberation"]["Comment"]) == sorted(built["comments"])
+    with app.app_context():
+        n_events = db.session.scalar(
+            sa.select(sa.func.count(Event.id)).where(Event.workshop_id == built["id"]))
+    assert len(sheets["Events"]) == n_events
+
+    # Every cell is data, never a formula; nobody is named.
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", cell.coordinate
+                if isinstance(cell.value, str):
+                    assert_anonymous(cell.value, built)
+
+
+def test_json_record_has_every_event_and_comment_and_no_one_named(app, built):
+    data, mimetype, name = export(app, built["id"], "json")
+    assert mimetype == "application/json" and name.endswith(".json")
+    record = json.loads(data)
+    assert record["format"] == "edp-live-record" and record["version"] == 1
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", record["exported_at"])
+
+    with app.app_context():
+        ws = db.session.get(Workshop, built["id"])
+        events = db.session.scalars(
+            sa.select(Event).where(Event.workshop_id == ws.id).order_by(Event.id)).all()
+        comments = db.session.scalars(
+            sa.select(Comment).where(Comment.workshop_id == ws.id).order_by(Comment.id)).all()
+        assert record["results"] == rules.compute_results(ws)
+        workshop = record["workshop"]
+        for key in ("code", "title", "region", "language", "phase", "method", "budget", "cap",
+                    "max_priorities", "moderation", "results_shown", "helices", "criteria"):
+            assert workshop[key] == getattr(ws, key)
+        assert len(record["domains"]) == len(rules.domains_of(ws))
+        event_rows = [(e.id, e.kind, e.actor_role, e.helix, e.payload) for e in events]
+        comment_rows = [(c.id, c.domain_id, c.stance, c.text) for c in comments]
+
+    assert [(e["id"], e["kind"], e["actor_role"], e["helix"], e["payload"])
+            for e in record["events"]] == event_rows
+    assert [(c["comment_id"], c["domain_id"], c["stance"], c["text"])
+            for c in record["comments"]] == comment_rows
+    assert all(c["at"].endswith("Z") and c["helix"] for c in record["comments"])
+
+    # Participants are p1, p2, ... everywhere; their database ids, names and tokens are not.
+    refs = [p["ref"] for p in record["participants"]]
+    assert refs == [f"p{n}" for n in range(1, len(built["tokens"]) + 1)]
+    for e in record["events"]:
+        assert e["participant"] is None or e["participant"] in refs
+        if e["kind"] == "join":
+            assert e["participant"] in refs and e["helix"]
+    for ballots in (record["votes"], record["scores"], record["rankings"]):
+        assert set(ballots) <= set(refs)
+    assert record["votes"] or record["scores"]
+    assert "participant_id" not in data.decode()
+    assert_anonymous(data.decode(), built)
+
+    assert [(p["rank"], p["title"], p["rationale"], p["indicators"])
+            for p in record["priorities"]] == [tuple(x) for x in built["priorities"]]
+
+
+def test_markdown_report_lists_priorities_in_order(app, built):
+    data, mimetype, name = export(app, built["id"], "md")
+    assert mimetype.startswith("text/markdown") and name.endswith(".md")
+    text = data.decode("utf-8")
+    assert text.startswith("# ")
+    positions = []
+    for rank, title, rationale, indicators in built["priorities"]:
+        heading = f"### {rank}. {title}"
+        assert heading in text
+        first_line = rationale.splitlines()[0]
+        assert first_line in text
+        positions += [text.index(heading), text.index(first_line, text.index(heading))]
+        for indicator in indicators:
+            assert f"- {indicator}" in text
+    assert positions == sorted(positions)
+    for comment in built["comments"]:
+        assert " ".join(comment.split()).replace("|", "\\|") in text
+    helix, people, voters = (tr(app, built, w) for w in ("Helix", "Participants", "Voters"))
+    assert f"| {helix} | {people} | {voters} |" in text
+    assert_anonymous(text, built)
+
+
+def test_docx_report_has_chart_priorities_and_tables(app, built):
+    from docx import Document
+
+    data, mimetype, name = export(app, built["id"], "docx")
+    assert mimetype == DOCX and name.endswith(".docx")
+    doc = Document(io.BytesIO(data))
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith(("Heading", "Title"))]
+    with app.app_context():
+        ws_title = db.session.get(Workshop, built["id"]).title
+    assert headings[0] == ws_title
+    for expected in (tr(app, built, w) for w in
+                     ("Method and participation", "Results", "Priorities", "All domains")):
+        assert expected in headings
+    body = "\n".join(p.text for p in doc.paragraphs)
+    for rank, title, rationale, indicators in built["priorities"]:
+        assert f"{rank}. {title}" in headings
+        assert rationale in body
+        for indicator in indicators:
+            assert indicator in body
+    assert len(doc.tables) >= 2
+    all_domains = doc.tables[-1]
+    assert {row.cells[1].text for row in all_domains.rows[1:]} == set(built["titles"])
+    assert len(doc.inline_shapes) >= 1
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert any(n.startswith("word/media/") and n.endswith(".png") for n in z.namelist())
+    assert_anonymous(body, built)
+
+
+def test_every_format_with_nobody_in_the_room(app, world):
+    world.facilitator()
+    info = world.workshop(template=AGRI_TEMPLATE)
+    for fmt in exports.FORMATS:
+        data, _mimetype, name = export(app, info["id"], fmt)
+        assert data and name == f"edp-{info['code']}-grupo-focal-edp-agroalimentario.{fmt}"
+    record = json.loads(export(app, info["id"], "json")[0])
+    assert record["participants"] == [] and record["votes"] == {} and record["priorities"] == []
+    assert record["results"]["participation"] == {
+        h: 0 for h in ["government", "business", "academia", "civil_society", "environment"]}
+    assert len(record["events"]) == 5  # created + four seed domains
+    frame = pd.read_csv(io.BytesIO(export(app, info["id"], "csv")[0]), encoding="utf-8-sig")
+    assert "Riego de precisión" in set(frame["title"])
+
+
+def test_text_that_would_break_files_is_made_safe(app, world):
+    """Control characters (not allowed in XML) and formula-like text in participants' input."""
+    world.facilitator()
+    # Helix labels that repeat each other and a column header.
+    info = world.workshop(template=TEMPLATE, helices=[
+        {"key": "business", "label": "Score"}, {"key": "government", "label": "Score"}])
+    with app.app_context():
+        ws = db.session.get(Workshop, info["id"])
+        rules.set_phase(ws, "propose")
+        p, _ = rules.join(ws.code, "business")
+        d = rules.propose(p, "-1 jobs\x07 lost", "bell\x07 and\x0b tab")
+        rules.comment(p, d.id, "concern", "@SUM(A1:A9)\x01 | pipe <b>bold</b>")
+        db.session.commit()
+    for fmt in exports.FORMATS:
+        assert export(app, info["id"], fmt)[0]
+    frame = pd.read_csv(io.BytesIO(export(app, info["id"], "csv")[0]), encoding="utf-8-sig")
+    assert "'-1 jobs\x07 lost" in set(frame["title"])
+    md = export(app, info["id"], "md")[0].decode()
+    assert "<b>" not in md and "\\| pipe" in md
+    sheets = pd.read_excel(io.BytesIO(export(app, info["id"], "xlsx")[0]), sheet_name=None)
+    assert {"Score", "Score (2)", "Score (3)"} <= set(sheets["Domains"].columns)
+    assert list(sheets["Deliberation"]["Comment"]) == ["@SUM(A1:A9) | pipe <b>bold</b>"]
+
+
+# ---------------------------------------------------------------- the HTTP route
+
+
+@pytest.mark.parametrize("fmt", exports.FORMATS)
+def test_export_route_serves_the_facilitator(app, world, fmt):
+    world.facilitator()
+    info = world.workshop()
+    http = world.login()
+    response = http.get(f"/f/w/{info['id']}/export.{fmt}")
+    assert response.status_code == 200
+    assert response.mimetype == CONTENT_TYPES[fmt]
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert f"edp-{info['code']}-" in response.headers["Content-Disposition"]
+    assert response.data
+    if fmt == "csv":  # the only format without a time stamp in it
+        assert response.data == export(app, info["id"], fmt)[0]
+
+
+def test_export_route_refuses_others(app, world):
+    world.facilitator()
+    world.facilitator("other@example.org")
+    info = world.workshop()
+    anonymous = app.test_client().get(f"/f/w/{info['id']}/export.csv")
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].split("?")[0].endswith("/login")
+    other = world.login("other@example.org").get(f"/f/w/{info['id']}/export.csv")
+    assert other.status_code == 403
+    owner = world.login()
+    assert owner.get(f"/f/w/{info['id']}/export.pdf").status_code == 404
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_cli_export_writes_every_format(tmp_path):
+    env = {
+        **os.environ,
+        "EDP_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "EDP_SECRET_KEY": "cli-test",
+        "EDP_PASSWORD": PASSWORD,
+    }
+
+    def edp(*args: str) -> str:
+        return edp_cli(*args, env=env)
+
+    edp("init-db")
+    edp("facilitator", "add", "cli@example.org")
+    created = json.loads(edp("workshop", "create", "--template", str(AGRI_TEMPLATE),
+                             "--facilitator", "cli@example.org").strip().splitlines()[-1])
+    for fmt in exports.FORMATS:
+        target = Path(tmp_path / f"out.{fmt}")
+        line = json.loads(edp("workshop", "export", created["code"], "--format", fmt,
+                              "--output", str(target)).strip().splitlines()[-1])
+        assert line["bytes"] == target.stat().st_size > 0
+    record = json.loads((tmp_path / "out.json").read_text("utf-8"))
+    assert record["workshop"]["code"] == created["code"]
+    assert "Riego de precisión" in (tmp_path / "out.csv").read_text("utf-8-sig")
+    assert (tmp_path / "out.md").read_text("utf-8").startswith("# Grupo focal")
+    for fmt in ("xlsx", "docx"):
+        assert zipfile.is_zipfile(tmp_path / f"out.{fmt}")

@@ -1,0 +1,292 @@
+"""A real `edp run` process driven by python-socketio clients over real websockets.
+
+Phones join, propose and vote; the projector gets results only once revealed; results
+broadcasts are coalesced; acked votes survive kill -9; the same flow runs on PostgreSQL.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+
+import pytest
+import socketio
+import sqlalchemy as sa
+from conftest import (
+    POSTGRES_URL,
+    LiveServer,
+    login_cookie,
+    missing,
+    postgres_available,
+    reset_postgres,
+)
+
+pytestmark = pytest.mark.server
+
+
+# ---------------------------------------------------------------- clients
+
+
+class Sock:
+    """A python-socketio client that records every event it receives."""
+
+    def __init__(self, url: str, cookie: str | None = None):
+        self.received: list[tuple[str, object]] = []
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._record)
+        headers = {"Cookie": cookie} if cookie else {}
+        self.sio.connect(url, headers=headers, transports=["websocket"], wait_timeout=10)
+
+    def _record(self, event, *args):
+        self.received.append((event, args[0] if args else None))
+
+    def call(self, event: str, data) -> dict:
+        return self.sio.call(event, data, timeout=5)
+
+    def got(self, name: str) -> list:
+        return [data for event, data in list(self.received) if event == name]
+
+    def clear(self) -> None:
+        self.received.clear()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # the server may be gone (kill -9)
+            self.sio.disconnect()
+
+
+class Opener:
+    """Opens clients and closes them all at the end of a test."""
+
+    def __init__(self):
+        self.opened: list[Sock] = []
+
+    def open(self, url: str, cookie: str | None = None) -> Sock:
+        s = Sock(url, cookie)
+        self.opened.append(s)
+        return s
+
+    def close_all(self) -> None:
+        for s in self.opened:
+            s.close()
+
+
+@pytest.fixture
+def socks():
+    opener = Opener()
+    yield opener
+    opener.close_all()
+
+
+def ok(ack: dict) -> dict:
+    assert isinstance(ack, dict) and ack.get("ok") is True, ack
+    return ack
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def scores(results: dict) -> dict[int, float]:
+    return {e["domain_id"]: e["score"] for e in results["ranking"]}
+
+
+def stored_totals(db_url: str, workshop_id: int) -> dict[int, int]:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT domain_id, SUM(points) FROM vote WHERE workshop_id = :w "
+                "GROUP BY domain_id"), {"w": workshop_id}).all()
+    finally:
+        engine.dispose()
+    return {int(d): int(n) for d, n in rows}
+
+
+# ---------------------------------------------------------------- servers
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One SQLite-backed server for the tests that do not kill it."""
+    tmp = tmp_path_factory.mktemp("server")
+    srv = LiveServer(f"sqlite:///{tmp / 'live.sqlite3'}", log_dir=tmp)
+    info = srv.seed()
+    srv.start()
+    srv.info = info
+    yield srv
+    srv.stop()
+
+
+def new_workshop(srv: LiveServer, **args) -> dict:
+    from conftest import TEMPLATE
+
+    cmd = ["workshop", "create", "--template", str(TEMPLATE), "--facilitator", "fac@example.org"]
+    for k, v in args.items():
+        cmd += [f"--{k}", v]
+    return json.loads(srv.cli(*cmd).strip().splitlines()[-1])
+
+
+def basic_flow(srv: LiveServer, info: dict, socks) -> None:
+    url, wid = srv.url, info["id"]
+    fac = socks.open(url, cookie=login_cookie(url))
+    state = ok(fac.call("facilitate", {"workshop_id": wid}))["state"]
+    seeds = [d["domain_id"] for d in state["domains"]]
+    ok(fac.call("phase", {"workshop_id": wid, "phase": "propose"}))
+    projector = socks.open(url)
+    assert ok(projector.call("watch", {"code": info["code"]}))["state"]["results"] is None
+    phones = [socks.open(url) for _ in range(3)]
+    for phone, helix in zip(phones, ["business", "academia", "government"]):
+        ack = ok(phone.call("join", {"code": info["code"], "helix": helix}))
+        assert ack["state"]["workshop"]["phase"] == "propose"
+    dom = ok(phones[0].call("propose", {"title": "Green hydrogen valleys"}))["domain_id"]
+    wait_for(lambda: any(dom in [d["domain_id"] for d in s["domains"]]
+                         for s in projector.got("state")), what="the proposal on the projector")
+    # A ~900 KB field crosses the real transport and is refused cleanly; the socket lives on.
+    big = phones[1].call("propose", {"title": "x" * 900_000})
+    assert big["ok"] is False and big["error"]["code"] == "bad_payload"
+    ok(phones[1].call("comment", {"domain_id": dom, "stance": "support", "text": "Yes"}))
+
+    ok(fac.call("phase", {"workshop_id": wid, "phase": "vote"}))
+    projector.clear()
+    for phone, votes in zip(phones, [{dom: 4, seeds[0]: 2}, {dom: 3}, {seeds[1]: 5}]):
+        for domain_id, points in votes.items():
+            ok(phone.call("vote", {"domain_id": domain_id, "points": points}))
+    expected = {dom: 7, seeds[0]: 2, seeds[1]: 5}
+
+    def matches(client):
+        got = client.got("results")
+        return got and all(scores(got[-1]).get(d) == n for d, n in expected.items())
+
+    wait_for(lambda: matches(fac), what="results at the facilitator")
+    time.sleep(0.6)  # three coalescing intervals: anything meant for the room has gone out
+    assert projector.got("results") == [] and phones[0].got("results") == []
+
+    ok(fac.call("reveal", {"workshop_id": wid, "shown": True}))
+    wait_for(lambda: matches(projector), what="results at the projector after reveal")
+    wait_for(lambda: matches(phones[2]), what="results on a phone after reveal")
+    final = projector.got("results")[-1]
+    assert final["participation"]["business"] == 1 and final["participation"]["academia"] == 1
+    assert {k: v for k, v in scores(final).items() if v} == expected
+    assert stored_totals(srv.db_url, wid) == expected
+
+
+def test_phones_vote_and_the_projector_sees_results_after_reveal(server, socks):
+    basic_flow(server, server.info, socks)
+
+
+def test_results_broadcasts_are_coalesced(server, socks):
+    info = new_workshop(server)
+    url, wid = server.url, info["id"]
+    fac = socks.open(url, cookie=login_cookie(url))
+    seeds = [d["domain_id"] for d in ok(fac.call("facilitate", {"workshop_id": wid}))
+             ["state"]["domains"]]
+    ok(fac.call("phase", {"workshop_id": wid, "phase": "vote"}))
+    ok(fac.call("reveal", {"workshop_id": wid, "shown": True}))
+    projector = socks.open(url)
+    ok(projector.call("watch", {"code": info["code"]}))
+    helices = ["government", "business", "academia", "civil_society", "environment", "funders"]
+    phones = [socks.open(url) for _ in range(10)]
+    for i, phone in enumerate(phones):
+        ok(phone.call("join", {"code": info["code"], "helix": helices[i % 6]}))
+    time.sleep(0.5)
+    projector.clear()
+
+    plan = [[(seeds[0], 1 + i % 3), (seeds[1], 2), (seeds[2], 1 + i % 2)] for i in range(10)]
+    failures = []
+
+    def cast(phone, votes):
+        for domain_id, points in votes:
+            ack = phone.call("vote", {"domain_id": domain_id, "points": points})
+            if not ack.get("ok"):
+                failures.append(ack)
+
+    threads = [threading.Thread(target=cast, args=(p, v)) for p, v in zip(phones, plan)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not failures, failures
+    expected = {seeds[0]: sum(1 + i % 3 for i in range(10)), seeds[1]: 20,
+                seeds[2]: sum(1 + i % 2 for i in range(10))}
+    assert stored_totals(server.db_url, wid) == expected
+    wait_for(lambda: projector.got("results")
+             and scores(projector.got("results")[-1]) == expected,
+             what="the final results at the projector")
+    time.sleep(0.5)  # nothing more should come
+    n = len(projector.got("results"))
+    assert 1 <= n <= 10, f"{n} results broadcasts for 30 votes: not coalesced"
+    assert scores(projector.got("results")[-1]) == expected
+
+
+def test_acked_votes_survive_kill_9_and_rejoin_restores_them(tmp_path, socks):
+    db_url = f"sqlite:///{tmp_path / 'durable.sqlite3'}"
+    first = LiveServer(db_url, log_dir=tmp_path)
+    info = first.seed()
+    first.start()
+    try:
+        url, wid = first.url, info["id"]
+        fac = socks.open(url, cookie=login_cookie(url))
+        seeds = [d["domain_id"] for d in ok(fac.call("facilitate", {"workshop_id": wid}))
+                 ["state"]["domains"]]
+        ok(fac.call("phase", {"workshop_id": wid, "phase": "vote"}))
+        phones = [socks.open(url) for _ in range(6)]
+        tokens = [ok(p.call("join", {"code": info["code"], "helix": "business"}))["token"]
+                  for p in phones]
+        acked: list[dict[int, int]] = [{} for _ in phones]
+
+        def burst(k: int) -> None:
+            # Changes of mind: the last acked value per domain is what must survive.
+            for step in range(6):
+                domain_id = seeds[step % 3]
+                points = (k + step) % 4 + 1
+                ack = phones[k].call("vote", {"domain_id": domain_id, "points": points})
+                if ack.get("ok"):
+                    acked[k][domain_id] = points
+
+        threads = [threading.Thread(target=burst, args=(k,)) for k in range(len(phones))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        first.kill()  # kill -9 right after the last ack
+    assert all(acked), acked
+    expected: dict[int, int] = {}
+    for votes in acked:
+        for d, n in votes.items():
+            expected[d] = expected.get(d, 0) + n
+
+    second = LiveServer(db_url, log_dir=tmp_path).start()
+    try:
+        url = second.url
+        fac = socks.open(url, cookie=login_cookie(url))
+        state = ok(fac.call("facilitate", {"workshop_id": wid}))["state"]
+        assert {k: v for k, v in scores(state["results"]).items() if v} == expected
+        for token, votes in zip(tokens, acked):
+            phone = socks.open(url)
+            me = ok(phone.call("join", {"code": info["code"], "token": token}))["state"]["me"]
+            assert me["votes"] == {str(d): n for d, n in votes.items()}
+            assert me["remaining"] == 10 - sum(votes.values())
+    finally:
+        second.stop()
+
+
+@pytest.mark.postgres
+def test_the_same_flow_on_postgresql(tmp_path, socks):
+    if not postgres_available():
+        missing("PostgreSQL", f"start it at {POSTGRES_URL}")
+    reset_postgres(POSTGRES_URL)
+    srv = LiveServer(POSTGRES_URL, log_dir=tmp_path)
+    info = srv.seed()
+    srv.start()
+    try:
+        basic_flow(srv, info, socks)
+    finally:
+        srv.stop()

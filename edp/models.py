@@ -43,6 +43,8 @@ class Workshop(db.Model):
     cap: Mapped[int | None] = mapped_column(default=None)
     max_priorities: Mapped[int] = mapped_column(default=5)
     phase: Mapped[str] = mapped_column(sa.String(10), default="lobby")
+    # Optional countdown for the current phase (shown on the projector and phones).
+    phase_ends_at: Mapped[datetime | None] = mapped_column(default=None)
     results_shown: Mapped[bool] = mapped_column(default=False)
     # "post": proposals are visible at once and may be hidden; "pre": they wait for approval.
     moderation: Mapped[str] = mapped_column(sa.String(4), default="post")
@@ -72,6 +74,8 @@ class Participant(db.Model):
 
 class Domain(db.Model):
     __tablename__ = "domain"
+    # A client's id for its action makes a retried proposal harmless (idempotency).
+    __table_args__ = (sa.UniqueConstraint("participant_id", "client_id", name="uq_domain_client"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
     title: Mapped[str] = mapped_column(sa.String(200))
@@ -85,17 +89,22 @@ class Domain(db.Model):
     participant_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("participant.id"), default=None
     )
+    client_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Comment(db.Model):
     __tablename__ = "comment"
+    __table_args__ = (
+        sa.UniqueConstraint("participant_id", "client_id", name="uq_comment_client"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
     domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domain.id"), index=True)
     participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"))
     stance: Mapped[str] = mapped_column(sa.String(10))
     text: Mapped[str] = mapped_column(sa.Text)
+    client_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -148,7 +157,10 @@ class Priority(db.Model):
     domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domain.id"))
     rank: Mapped[int]
     rationale: Mapped[str] = mapped_column(sa.Text)
-    indicators: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # Strings, or {"name", "baseline", "target"} objects.
+    indicators: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    # Funders or instruments mentioned for this priority.
+    funders: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
     decided_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

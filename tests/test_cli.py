@@ -14,6 +14,7 @@ from conftest import (
     AGRI_TEMPLATE,
     BIN,
     POSTGRES_URL,
+    ROOT,
     TEMPLATE,
     missing,
     postgres_available,
@@ -174,3 +175,14 @@ def test_init_db_twice_on_postgresql():
     tables = {r[0] for r in query(POSTGRES_URL, "SELECT tablename FROM pg_tables "
                                                 "WHERE schemaname = 'public'")}
     assert {"workshop", "event", "vote", "alembic_version"} <= tables
+
+
+def test_migrations_match_the_models_and_downgrade_cleanly(cli_db):
+    """A model change without its migration would leave real databases behind."""
+    migrations = str(ROOT / "migrations")
+    check = run(cli_db["env"], "db", "check", "-d", migrations)
+    assert check.returncode == 0, check.stdout + check.stderr
+    down = run(cli_db["env"], "db", "downgrade", "-d", migrations, "base")
+    assert down.returncode == 0, down.stderr
+    up = run(cli_db["env"], "init-db")
+    assert up.returncode == 0, up.stderr

@@ -210,7 +210,7 @@ def simulate(ws, participants: int, seed: int = 7) -> None:
         if ws.method == "dot":
             left = ws.budget
             for d in rng.sample(domains, k=min(3, len(domains))):
-                pts = rng.randint(0, left)
+                pts = rng.randint(0, min(left, ws.cap or left))
                 if pts:
                     left = rules.vote(p, d.id, pts)
         elif ws.method == "score":
@@ -220,6 +220,7 @@ def simulate(ws, participants: int, seed: int = 7) -> None:
         else:
             order = [d.id for d in rng.sample(domains, k=min(4, len(domains)))]
             rules.rank(p, order)
+    rules.reveal(ws, True)  # the projector shows the live chart straight away
     db.session.commit()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -186,3 +187,17 @@ def test_migrations_match_the_models_and_downgrade_cleanly(cli_db):
     assert down.returncode == 0, down.stderr
     up = run(cli_db["env"], "init-db")
     assert up.returncode == 0, up.stderr
+
+
+def test_demo_seeds_a_workshop_with_votes(tmp_path):
+    """`make demo` runs `edp demo`: it must seed without errors on a fresh database."""
+    env = environment(f"sqlite:///{tmp_path / 'demo.sqlite3'}", EDP_PASSWORD="demo-pass")
+    out = run(env, "demo", "--no-serve", "--participants", "30")
+    assert out.returncode == 0, out.stderr
+    assert "demo@example.org" in out.stdout
+    code = re.search(r"/w/([A-Z0-9]{6})", out.stdout).group(1)
+    votes = query(env["EDP_DATABASE_URL"], "SELECT count(*) FROM vote")[0][0]
+    assert votes > 0
+    shown = query(env["EDP_DATABASE_URL"],
+                  "SELECT results_shown, phase FROM workshop WHERE code = :c", c=code)
+    assert shown == [(1, "vote")]

@@ -41,8 +41,11 @@ def init_db():
 
 
 def _serve(host: str, port: int) -> None:
-    from .extensions import socketio
+    from .extensions import db, socketio
 
+    # The command's own session must not keep a transaction (and SQLite's lock) open while
+    # the server runs.
+    db.session.remove()
     app = current_app._get_current_object()
     click.echo(f"EDP Live serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     socketio.run(app, host=host, port=port, log_output=False)

@@ -201,3 +201,36 @@ def test_demo_seeds_a_workshop_with_votes(tmp_path):
     shown = query(env["EDP_DATABASE_URL"],
                   "SELECT results_shown, phase FROM workshop WHERE code = :c", c=code)
     assert shown == [(1, "vote")]
+
+
+@pytest.mark.server
+def test_demo_serves_what_it_seeded(tmp_path):
+    """The demo's own database session must not hold SQLite's lock while it serves."""
+    import time
+    import urllib.request
+
+    from conftest import free_port
+
+    port = free_port()
+    env = environment(f"sqlite:///{tmp_path / 'demo.sqlite3'}", EDP_PASSWORD="demo-pass")
+    log = open(tmp_path / "demo.log", "w+")
+    proc = subprocess.Popen([str(BIN / "edp"), "demo", "--port", str(port), "--participants", "12"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        base, health, deadline = f"http://127.0.0.1:{port}", None, time.monotonic() + 60
+        while time.monotonic() < deadline and health is None:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                    health = json.load(r)
+            except OSError:
+                time.sleep(0.2)
+        assert health == {"ok": True}
+        log.seek(0)
+        code = re.search(r"/screen/([A-Z0-9]{6})", log.read()).group(1)
+        for path in (f"/w/{code}", f"/screen/{code}", f"/api/workshops/{code}"):
+            with urllib.request.urlopen(base + path, timeout=5) as r:
+                assert r.status == 200, path
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()

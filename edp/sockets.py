@@ -323,10 +323,11 @@ def on_facilitate(d):
     return {"state": rules.public_state(ws, facilitator=True)}
 
 
-@event("phase", {**WID, "phase": Field(str, max_len=10)})
+@event("phase", {**WID, "phase": Field(str, max_len=10),
+                 "seconds": Field(int, required=False, min=0, max=24 * 3600)})
 def on_phase(d):
     ws = current_facilitator_workshop(d["workshop_id"])
-    rules.set_phase(ws, d["phase"])
+    rules.set_phase(ws, d["phase"], d.get("seconds"))
     wid = ws.id
     after_commit(lambda: broadcast_state(wid))
     after_commit(lambda: emit_results(wid))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .models import (
     Score,
     Vote,
     Workshop,
+    utcnow,
 )
 
 PHASES = ["lobby", "propose", "discuss", "vote", "results", "decide", "closed"]
@@ -409,10 +411,20 @@ def owned_workshop(workshop_id: int, facilitator: Facilitator | None) -> Worksho
     return ws
 
 
-def set_phase(ws: Workshop, phase: str) -> bool:
-    """Returns True when the phase changed (entering `results` shows the results)."""
+def set_phase(ws: Workshop, phase: str, seconds: int | None = None) -> bool:
+    """Returns True when the phase changed (entering `results` shows the results).
+
+    `seconds` starts a countdown for the phase (0 clears it); phones and the projector show it,
+    and nothing closes by itself: the facilitator stays in charge of moving on."""
     if phase not in PHASES:
         raise fail("bad_payload")
+    if seconds is not None:
+        ends = utcnow() + timedelta(seconds=seconds) if seconds > 0 else None
+        if ends != ws.phase_ends_at:
+            ws.phase_ends_at = ends
+            record(ws, "timer", "facilitator", phase=phase, seconds=seconds)
+    elif phase != ws.phase:
+        ws.phase_ends_at = None
     if phase == ws.phase:
         return False
     before, ws.phase = ws.phase, phase
@@ -664,6 +676,9 @@ def workshop_dict(ws: Workshop) -> dict[str, Any]:
         "moderation": ws.moderation,
         "vote_own": ws.settings.get("vote_own", True),
         "results_shown": ws.results_shown,
+        # The countdown, with the server's clock so phones with a wrong clock still count right.
+        "phase_ends_at": ws.phase_ends_at.isoformat() + "Z" if ws.phase_ends_at else None,
+        "server_time": utcnow().isoformat() + "Z",
         "helices": ws.helices,
         "criteria": ws.criteria,
     }

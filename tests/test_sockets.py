@@ -1151,3 +1151,19 @@ def test_deciding_a_taken_rank_moves_the_others_down(app, room):
     ok(r.console.act("undecide", domain_id=a))
     priorities = last(r.console, "state")["priorities"]
     assert [(p["domain_id"], p["rank"]) for p in priorities] == [(c, 1), (b, 2)]
+
+
+def test_phase_countdown_is_broadcast_and_cleared_by_the_next_phase(app, room):
+    from datetime import datetime, timedelta
+
+    r = room()
+    phone = r.phone()
+    ok(r.console.act("phase", phase="propose", seconds=300))
+    ws = last(phone, "state")["workshop"]
+    ends = datetime.fromisoformat(ws["phase_ends_at"].rstrip("Z"))
+    now = datetime.fromisoformat(ws["server_time"].rstrip("Z"))
+    assert timedelta(seconds=295) <= ends - now <= timedelta(seconds=300)
+    assert events(app, r.id)[-2:] == [("timer", "facilitator"), ("phase", "facilitator")]
+    ok(r.console.act("phase", phase="discuss"))
+    assert last(phone, "state")["workshop"]["phase_ends_at"] is None
+    err(r.console.act("phase", phase="vote", seconds=-5), "bad_payload")

@@ -27,10 +27,13 @@ METHODS = ("dot", "score", "rank")
 # Largest number of booleans materialised at once while counting Schulze pairwise preferences.
 _SCHULZE_CHUNK_CELLS = 4_000_000
 
-# A supported domain is "polarised" when its weakest helix gives it less than this share of what
-# its strongest helix gives (consensus below a quarter), with at least two helices voting.
-POLARISED_BELOW = 0.25
-# Float noise on a ratio that is exactly a quarter (1 vs 4) must not flip the flag.
+# "Polarised" compares helices on *relative* support: what a helix gives a domain divided by what
+# that helix gives the average domain. A domain is polarised when it matters to one helix
+# (relative support at least MATTERS_FROM, half as much again as its average) and does not
+# matter to another (relative support below MATTERS_NOT_BELOW, under a quarter of its average).
+MATTERS_FROM = 1.5
+MATTERS_NOT_BELOW = 0.25
+# Float noise on a ratio that sits exactly on a threshold (3 vs an average of 2) must not flip it.
 _RATIO_EPS = 1e-9
 # A helix is under-represented when fewer than this share of the mean per-helix presence joined.
 UNDER_REPRESENTED_BELOW = 0.5
@@ -240,11 +243,20 @@ def results(
       with a single active helix), 0.0 when some active helix gives it nothing or when nobody
       supports it.
     - `spread`: `max(by_helix) - min(by_helix)`, in the method's own units (0.0 without voters).
-    - `polarised`: at least two active helices, some support, and consensus below
-      `POLARISED_BELOW` (0.25): the weakest helix gives it less than a quarter of what the
-      strongest gives.
+    - `polarised`: helices disagree strongly about the domain. Each helix is compared with
+      itself: its relative support for a domain is `by_helix[h]` divided by the mean of
+      `by_helix[h]` over all domains. The domain is polarised when it clearly matters to one
+      active helix (relative support >= `MATTERS_FROM`, 1.5) while another active helix gives it
+      less than a quarter of its own average (< `MATTERS_NOT_BELOW`, 0.25). Why not "low
+      consensus": a small helix that puts all its points on one or two domains gives the others
+      0, which makes the absolute ratio `consensus` 0 nearly everywhere; a flag on almost every
+      domain tells the facilitator nothing. Comparing each helix with its own average asks
+      instead "is this a favourite of some group and a non-topic for another?". A helix that
+      gave no domain anything has no average and takes no side. Never true with fewer than
+      two active helices or a single domain.
     - `one_helix`: at least two active helices, but all the support comes from exactly one.
-      A one-helix domain is also polarised (its consensus is 0).
+      Independent of `polarised` (a helix that spreads its support evenly supports a
+      one-helix domain no more than its average).
 
     Payload-level:
 
@@ -254,7 +266,9 @@ def results(
     - `warnings`: machine-readable dicts, in this order: `under_represented` per helix (only
       when `present`, the participants joined per helix, is given; see `representation`),
       then per domain in ranking order `{"code": "one_helix", "domain_id", "helix"}` or, for
-      a polarised domain that is not one-helix, `{"code": "polarised", "domain_id"}`.
+      a polarised domain that is not one-helix, `{"code": "polarised", "domain_id", "high",
+      "low"}` where `high` lists the helices it matters to and `low` those it does not matter
+      to (display order), so the warning can say who disagrees.
     """
     if method not in METHODS:
         raise ValueError(f"unknown voting method: {method!r}")
@@ -305,7 +319,9 @@ def results(
             by_helix = by_helix.div([float(participation[h]) for h in active], axis=1)
     balanced = by_helix.mean(axis=1) if active else pd.Series(0.0, index=pd.Index(ids))
 
-    agreement = _agreement(by_helix.to_numpy(dtype=np.float64), len(ids))
+    bh = by_helix.to_numpy(dtype=np.float64)
+    agreement = _agreement(bh, len(ids))
+    high, low = _relative_extremes(bh)
 
     score_l = [float(x) for x in score.tolist()]
     balanced_l = [float(x) for x in balanced.reindex(ids).tolist()]
@@ -331,12 +347,18 @@ def results(
     ranking.sort(key=lambda e: (-e["score"], e["domain_id"]))
 
     warnings = representation(present, participation) if present is not None else []
+    row_of = {d: k for k, d in enumerate(ids)}
     for e in ranking:
         if e["one_helix"]:
             helix = next(h for h, x in e["by_helix"].items() if x > 0)
             warnings.append({"code": "one_helix", "domain_id": e["domain_id"], "helix": helix})
         elif e["polarised"]:
-            warnings.append({"code": "polarised", "domain_id": e["domain_id"]})
+            k = row_of[e["domain_id"]]
+            warnings.append({
+                "code": "polarised", "domain_id": e["domain_id"],
+                "high": [h for j, h in enumerate(active) if high[k, j]],
+                "low": [h for j, h in enumerate(active) if low[k, j]],
+            })
 
     payload: dict = {"method": method, "ranking": ranking, "participation": participation}
     if method == "rank":
@@ -363,7 +385,8 @@ def _agreement(
     consensus = np.divide(low, top, out=np.zeros_like(top), where=top > 0)
     consensus = np.clip(consensus, 0.0, 1.0)
     several = n_active >= 2
-    polarised = several & (supporting >= 1) & (consensus < POLARISED_BELOW - _RATIO_EPS)
+    matters, does_not = _relative_extremes(bh)
+    polarised = several & matters.any(axis=1) & does_not.any(axis=1)
     one_helix = several & (supporting == 1)
     return (
         [float(x) for x in consensus.tolist()],
@@ -372,6 +395,24 @@ def _agreement(
         [bool(x) for x in polarised.tolist()],
         [bool(x) for x in one_helix.tolist()],
     )
+
+
+def _relative_extremes(bh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Domain x helix masks: the domain matters to the helix / does not matter to it.
+
+    Relative support is `bh[d, h] / mean_d(bh[:, h])`; a helix whose mean is 0 (it gave no
+    domain anything) has no relative support and is in neither mask. Compared as
+    `bh >= t * mean` rather than dividing, so exact thresholds are not lost to rounding.
+    """
+    if bh.ndim != 2 or bh.shape[0] == 0 or bh.shape[1] == 0:
+        empty = np.zeros(bh.shape if bh.ndim == 2 else (0, 0), dtype=bool)
+        return empty, empty.copy()
+    mean = bh.mean(axis=0, keepdims=True)
+    has_average = mean > 0
+    tolerance = _RATIO_EPS * mean
+    matters = has_average & (bh >= MATTERS_FROM * mean - tolerance)
+    does_not = has_average & (bh < MATTERS_NOT_BELOW * mean - tolerance)
+    return matters, does_not
 
 
 def representation(present: Mapping[str, int], participation: Mapping[str, int]) -> list[dict]:

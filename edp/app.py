@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request, session
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
+from .validation import WirePacket
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _tune_sqlite()
+            _tune_sqlite(app.config.get("SQLITE_SYNCHRONOUS", "NORMAL"))
 
     from .views import register
 
@@ -63,22 +68,39 @@ def create_app(test_config: dict | None = None) -> Flask:
         message_queue=app.config.get("MESSAGE_QUEUE"),
         channel=app.config["MESSAGE_QUEUE_CHANNEL"],
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
-        cors_allowed_origins=app.config.get("CORS_ORIGINS"),
+        cors_allowed_origins=origin_check(app),
+        # Frames that are not readable JSON become a bad_payload ack, never a transport error.
+        serializer=WirePacket,
         logger=False,
         engineio_logger=False,
         ping_interval=20,
         ping_timeout=25,
     )
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:
+        # Outermost, so that Engine.IO (origin check, Socket.IO's request.remote_addr) and
+        # Flask both see the address and scheme the browser used.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
+        logging.getLogger(__name__).warning(
+            "EDP_SECRET_KEY is not set: sessions and participant tokens derived from client ids "
+            "are only as secret as the source code. Set it before a real workshop.")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     return app
 
 
+DEV_SECRET = "dev-only-change-me"
+
+
 _sqlite_tuned = False
+_sqlite_synchronous = "NORMAL"
 
 
-def _tune_sqlite() -> None:
+def _tune_sqlite(synchronous: str = "NORMAL") -> None:
     """WAL, a busy timeout and immediate transactions: concurrent writers wait, never fail."""
-    global _sqlite_tuned
+    global _sqlite_tuned, _sqlite_synchronous
+    if synchronous in ("NORMAL", "FULL", "EXTRA"):
+        _sqlite_synchronous = synchronous
     if _sqlite_tuned:
         return
     _sqlite_tuned = True
@@ -89,7 +111,7 @@ def _tune_sqlite() -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_connection.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={_sqlite_synchronous}")
             cur.execute("PRAGMA busy_timeout=10000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
@@ -98,3 +120,52 @@ def _tune_sqlite() -> None:
     def _on_begin(conn):  # pragma: no cover - wiring
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# ---------------------------------------------------------------- Socket.IO origin check
+
+
+def normal_origin(url: str | None) -> str | None:
+    """`scheme://host[:port]` as browsers send it in Origin (lower case, default port left out)."""
+    try:
+        parts = urlsplit((url or "").strip())
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    if port is None or port == {"http": 80, "https": 443}[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def origin_check(app: Flask) -> Callable[[str | None, dict], bool]:
+    """Which browser origins may open a Socket.IO connection (cross-site WebSocket hijacking
+    would otherwise act with the facilitator's cookie). Clients that send no Origin header
+    (command-line tools) are not browsers and are let through by Engine.IO.
+
+    EDP_PUBLIC_URL (plus EDP_ALLOWED_ORIGINS) when set; otherwise the request's own origin."""
+    listed = {normal_origin(x) for x in re.split(r"[\s,]+", app.config.get("ALLOWED_ORIGINS", ""))}
+    listed.add(normal_origin(app.config.get("PUBLIC_URL")))
+    listed.discard(None)
+    fixed = frozenset(listed)
+
+    def allowed(origin: str | None, environ: dict | None = None) -> bool:
+        got = normal_origin(origin)
+        if got is None:
+            return False
+        if fixed:
+            return got in fixed
+        environ = environ or {}
+        host = environ.get("HTTP_HOST", "")
+        scheme = environ.get("wsgi.url_scheme", "http")
+        same = {normal_origin(f"{scheme}://{host}")}
+        if "HTTP_X_FORWARDED_HOST" in environ or "HTTP_X_FORWARDED_PROTO" in environ:
+            # Behind a proxy that says which address the browser used.
+            f_scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()
+            f_host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip()
+            same.add(normal_origin(f"{f_scheme}://{f_host}"))
+        return got in same
+
+    return allowed

@@ -88,7 +88,7 @@ def facilitator_add(email):
 
 @cli.group()
 def workshop():
-    """Create and export workshops."""
+    """Create, export and import workshops."""
 
 
 def _urls(code: str) -> tuple[str, str]:
@@ -142,6 +142,41 @@ def workshop_export(code, fmt, output):
     data, _mimetype, _name = exports.build(ws, fmt)
     Path(output).write_bytes(data)
     click.echo(json.dumps({"code": ws.code, "format": fmt, "output": output, "bytes": len(data)}))
+
+
+@workshop.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--facilitator", "email", default=None,
+              help="Owner of the new workshop (default: the only facilitator).")
+@with_appcontext
+def workshop_import(file, email):
+    """Recreate a workshop from its JSON record (new id and code); prints one line of JSON."""
+    from . import record
+    from .extensions import db
+    from .models import Facilitator
+
+    if email:
+        user = db.session.scalar(
+            sa.select(Facilitator).where(Facilitator.email == email.strip().lower())
+        )
+        if user is None:
+            raise click.ClickException(
+                f"no facilitator {email}: add one with `edp facilitator add`")
+    else:
+        users = db.session.scalars(sa.select(Facilitator).limit(2)).all()
+        if len(users) != 1:
+            raise click.ClickException("name the owner with --facilitator EMAIL" if users else
+                                       "no facilitator yet: add one with `edp facilitator add`")
+        user = users[0]
+    try:
+        ws = record.import_record(record.load(file), user)
+    except record.RecordError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{file}: {exc}") from exc
+    db.session.commit()
+    join_url, screen_url = _urls(ws.code)
+    click.echo(json.dumps({"id": ws.id, "code": ws.code, "join_url": join_url,
+                           "screen_url": screen_url}))
 
 
 @cli.command("demo")

@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import suppress
 from functools import wraps
 from typing import Any, Callable
 
 from flask import current_app, g, request, session
 from flask_babel import force_locale
 from flask_login import current_user
-from flask_socketio import join_room
+from flask_socketio import join_room, leave_room
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import workshop as rules
 from .extensions import db, socketio
+from .limits import client_address, join_guard
 from .models import Participant
-from .validation import ID, Field, validate
+from .validation import CLIENT_ID, ID, Field, validate
 from .workshop import EDPError, fail
 
 log = logging.getLogger(__name__)
@@ -54,69 +56,133 @@ class _Bucket:
 _buckets: dict[str, _Bucket] = {}
 
 
-def _rate_limit() -> None:
-    """Token bucket per participant (per connection before joining), never per IP."""
+def _rate_limit(name: str = "") -> None:
+    """Token buckets per participant once joined (it survives reconnecting), per connection
+    before that, and per connection for every `join` too (so one socket cannot create
+    participant after participant); never per IP: a venue shares one address."""
+    keys = []
+    if name == "join" or not session.get("participant_id"):
+        keys.append(request.sid)
+    if session.get("participant_id"):
+        keys.append(f"p{session['participant_id']}")
     burst = current_app.config["RATE_BURST"]
     rate = current_app.config["RATE_PER_SECOND"]
-    key = f"p{session['participant_id']}" if session.get("participant_id") else request.sid
-    bucket = _buckets.get(key)
     now = time.monotonic()
-    if bucket is None and len(_buckets) > 20_000:
+    if len(_buckets) > 20_000 and any(key not in _buckets for key in keys):
         # Forget buckets idle long enough to be full again (closed connections, gone phones).
         for stale in [k for k, b in _buckets.items() if now - b.at > burst / rate + 1]:
             del _buckets[stale]
-    if bucket is None:
-        bucket = _buckets[key] = _Bucket(burst)
-    bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
-    bucket.at = now
-    if bucket.tokens < 1:
+    buckets = []
+    for key in keys:
+        bucket = _buckets.get(key)
+        if bucket is None:
+            bucket = _buckets[key] = _Bucket(burst)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        buckets.append(bucket)
+    if any(b.tokens < 1 for b in buckets):
         raise fail("rate_limited")
-    bucket.tokens -= 1
+    for bucket in buckets:
+        bucket.tokens -= 1
 
 
 def _error(code: str, message) -> dict[str, Any]:
-    with force_locale(session.get("lang") or "en"):
+    lang = session.get("lang")
+    with force_locale(lang if lang in rules.LANGUAGES else "en"):
         return {"ok": False, "error": {"code": code, "message": str(message)}}
 
 
+# A transaction that meets a concurrent duplicate (unique constraint), a deadlock or a busy
+# database is run again from the start, up to this many times in all.
+ATTEMPTS = 3
+
+
+def _run(name: str, schema: dict[str, Field], fn: Callable, data: Any) -> dict[str, Any]:
+    """Rate limit → validate → rule → commit → after-commit broadcasts → ack."""
+    try:
+        _rate_limit(name)
+    except EDPError as exc:
+        return _error(exc.code, exc.message)
+    for attempt in range(1, ATTEMPTS + 1):
+        g.pop("after_commit", None)
+        try:
+            payload = validate(schema, data)
+            result = fn(payload) or {}
+            db.session.commit()
+            break
+        except EDPError as exc:
+            db.session.rollback()
+            g.pop("after_commit", None)
+            return _error(exc.code, exc.message)
+        except (IntegrityError, OperationalError):
+            # The retry sees what the concurrent transaction committed (e.g. the proposal with
+            # the same client id, which it then returns instead of a duplicate).
+            db.session.rollback()
+            g.pop("after_commit", None)
+            if attempt == ATTEMPTS:
+                log.exception("event %s failed %d times", name, ATTEMPTS)
+                return _error("internal", rules.MESSAGES["internal"])
+            socketio.sleep(0.005 * attempt)
+        except Exception:
+            db.session.rollback()
+            g.pop("after_commit", None)
+            log.exception("event %s failed", name)
+            return _error("internal", rules.MESSAGES["internal"])
+    for callback in g.pop("after_commit", []):
+        try:
+            callback()
+        except Exception:  # a failed broadcast must not turn a saved action into an error
+            log.exception("broadcast after %s failed", name)
+    return {"ok": True, **result}
+
+
+def _last_resort(name: str) -> dict[str, Any]:
+    """The ack when even the error path failed: the contract's shape, in English."""
+    log.exception("event %s failed outside its transaction", name)
+    with suppress(Exception):
+        db.session.rollback()
+    with suppress(Exception):
+        return _error("internal", rules.MESSAGES["internal"])
+    return {"ok": False, "error": {"code": "internal",
+                                   "message": "Something went wrong; your last action was not saved."}}
+
+
+# Every event's allow-list, by name (the fuzz tests draw payloads from these).
+SCHEMAS: dict[str, dict[str, Field]] = {}
+
+
 def event(name: str, schema: dict[str, Field]):
+    SCHEMAS[name] = schema
+
     def decorate(fn):
         @wraps(fn)
         def handler(data=None, *_extra):
             # Extra positional arguments from a client are ignored: a handler that raised a
             # TypeError here would drop the event without an ack.
-            for attempt in (1, 2):
-                try:
-                    _rate_limit() if attempt == 1 else None
-                    payload = validate(schema, data)
-                    result = fn(payload) or {}
-                    db.session.commit()
-                    break
-                except EDPError as exc:
-                    db.session.rollback()
-                    return _error(exc.code, exc.message)
-                except (IntegrityError, OperationalError):
-                    # A concurrent duplicate (unique constraint) or a busy database: retry once.
-                    db.session.rollback()
-                    g.pop("after_commit", None)
-                    if attempt == 2:
-                        log.exception("event %s failed twice", name)
-                        return _error("internal", rules.MESSAGES["internal"])
-                except Exception:
-                    db.session.rollback()
-                    log.exception("event %s failed", name)
-                    return _error("internal", rules.MESSAGES["internal"])
-            for callback in g.pop("after_commit", []):
-                try:
-                    callback()
-                except Exception:  # a failed broadcast must not turn a saved action into an error
-                    log.exception("broadcast after %s failed", name)
-            return {"ok": True, **result}
+            try:
+                return _run(name, schema, fn, data)
+            except Exception:  # noqa: BLE001  (logged there; the client still gets its ack)
+                return _last_resort(name)
 
         socketio.on_event(name, handler)
         return handler
 
     return decorate
+
+
+def on_unknown(name: Any = None, *_args):
+    """Any other event name, and frames that could not be read (`validation.MALFORMED_EVENT`):
+    answered with bad_payload rather than left without an ack (still rate limited)."""
+    try:
+        _rate_limit()
+        raise fail("bad_payload")
+    except EDPError as exc:
+        return _error(exc.code, exc.message)
+    except Exception:  # noqa: BLE001  (logged there; the client still gets its ack)
+        return _last_resort(str(name)[:40])
+
+
+socketio.on_event("*", on_unknown)
 
 
 def current_participant() -> Participant:
@@ -225,21 +291,46 @@ LANG = Field(str, required=False, max_len=5)
     "organisation": Field(str, required=False, max_len=200),
     "token": Field(str, required=False, max_len=64),
     "language": LANG,
+    "client_id": CLIENT_ID,
 })
 def on_join(d):
-    p, created = rules.join(
-        d["code"], d.get("helix"), d.get("name", ""), d.get("organisation", ""),
-        d.get("token"), d.get("language", ""),
-    )
-    session["participant_id"] = p.id
-    session["workshop_id"] = p.workshop_id
-    session["lang"] = p.language or rules.workshop_by_id(p.workshop_id).language
-    join_room(room(p.workshop_id))
-    join_room(participant_room(p.id))
+    # Join codes must not be guessable by trying them: wrong codes drain a bucket per
+    # connection and per address; once one is empty only a rejoin with a valid token gets in,
+    # and everything else is rate_limited (whatever the code, so the refusal reveals nothing).
+    guard, sid, address = join_guard(), request.sid, client_address()
+    limited = not guard.allowed(sid, address)
+    try:
+        p, created = rules.join(
+            d["code"], None if limited else d.get("helix"), d.get("name", ""),
+            d.get("organisation", ""), d.get("token"), d.get("language", ""),
+            d.get("client_id"),
+        )
+    except EDPError as exc:
+        if limited:
+            raise fail("rate_limited") from None
+        if exc.code == "unknown_workshop":
+            guard.wrong_code(sid, address)
+        raise
+    pid, wid = p.id, p.workshop_id
+    lang = p.language or rules.workshop_by_id(wid).language
+
+    def enter() -> None:
+        # Only once committed: a join that failed must not leave an id in the session.
+        before_pid, before_wid = session.get("participant_id"), session.get("workshop_id")
+        if before_pid and before_pid != pid:
+            leave_room(participant_room(before_pid))
+        if before_wid and before_wid != wid:
+            leave_room(room(before_wid))
+        session["participant_id"], session["workshop_id"], session["lang"] = pid, wid, lang
+        join_room(room(wid))
+        join_room(participant_room(pid))
+
+    after_commit(enter)
     if created:
-        wid = p.workshop_id
         after_commit(lambda: broadcast_counts(wid))
-    return {"token": p.token, "participant_id": p.id, "state": rules.participant_state(p)}
+        # Who is present changes the under-representation warnings the facilitator watches.
+        after_commit(lambda: schedule_results(wid))
+    return {"token": p.token, "participant_id": pid, "state": rules.participant_state(p)}
 
 
 @event("propose", {
@@ -247,13 +338,15 @@ def on_join(d):
     "description": Field(str, required=False, max_len=TEXT),
     "rationale": Field(str, required=False, max_len=TEXT),
     "sdgs": Field(list, required=False, max_items=17, item=Field(int, min=1, max=17)),
+    "client_id": CLIENT_ID,
 })
 def on_propose(d):
     p = current_participant()
     wid = p.workshop_id
     dom = rules.propose(p, d["title"], d.get("description", ""), d.get("rationale", ""),
-                        d.get("sdgs", []))
-    after_commit(lambda: broadcast_state(wid))
+                        d.get("sdgs", []), client_id=d.get("client_id"))
+    if not rules.replayed(dom):  # a retry changed nothing: nothing to broadcast
+        after_commit(lambda: broadcast_state(wid))
     return {"domain_id": dom.id, "status": dom.status}
 
 
@@ -261,16 +354,20 @@ def on_propose(d):
     "domain_id": ID,
     "stance": Field(str, choices=tuple(rules.STANCES)),
     "text": Field(str, max_len=TEXT),
+    "client_id": CLIENT_ID,
 })
 def on_comment(d):
     p = current_participant()
     wid = p.workshop_id
-    c = rules.comment(p, d["domain_id"], d["stance"], d["text"])
-    after_commit(lambda: broadcast_state(wid))
+    c = rules.comment(p, d["domain_id"], d["stance"], d["text"], client_id=d.get("client_id"))
+    if not rules.replayed(c):
+        after_commit(lambda: broadcast_state(wid))
     return {"comment_id": c.id}
 
 
-@event("vote", {"domain_id": ID, "points": Field(int, min=0, max=10_000)})
+# Votes, scores and rankings set a value, so a retry is harmless without any id; the client id
+# is accepted (and checked) for a uniform protocol.
+@event("vote", {"domain_id": ID, "points": Field(int, min=0, max=10_000), "client_id": CLIENT_ID})
 def on_vote(d):
     p = current_participant()
     wid = p.workshop_id
@@ -283,6 +380,7 @@ def on_vote(d):
     "domain_id": ID,
     "criterion": Field(str, max_len=40),
     "value": Field(int, min=1, max=5),
+    "client_id": CLIENT_ID,
 })
 def on_score(d):
     p = current_participant()
@@ -292,7 +390,7 @@ def on_score(d):
     return {}
 
 
-@event("rank", {"order": Field(list, max_items=500, item=ID)})
+@event("rank", {"order": Field(list, max_items=500, item=ID), "client_id": CLIENT_ID})
 def on_rank(d):
     p = current_participant()
     wid = p.workshop_id
@@ -360,19 +458,40 @@ def on_moderate(d):
     return {"domain_id": dom.id, "status": dom.status}
 
 
+# A monitoring indicator: a plain string (backward compatible) or this object.
+DECIDE_INDICATOR = {
+    "name": Field(str, max_len=500),
+    "baseline": Field((str, int, float), required=False, max_len=200),
+    "target": Field((str, int, float), required=False, max_len=200),
+}
+
+
 @event("decide", {
     **WID,
     "domain_id": ID,
     "rank": Field(int, min=1, max=1000),
     "rationale": Field(str, max_len=TEXT),
-    "indicators": Field(list, required=False, max_items=20, item=Field(str, max_len=500)),
+    "indicators": Field(list, required=False, max_items=20,
+                        item=Field((str, dict), max_len=500)),
+    "funders": Field(list, required=False, max_items=20, item=Field(str, max_len=200)),
 })
 def on_decide(d):
+    indicators = d.get("indicators")
+    if indicators is not None:
+        # Objects go through the same allow-list (unknown keys dropped); booleans and
+        # non-finite numbers are not values (`decide` refuses them as well).
+        indicators = [validate(DECIDE_INDICATOR, i) if isinstance(i, dict) else i
+                      for i in indicators]
+        for item in indicators:
+            if isinstance(item, dict) and any(isinstance(v, bool) for v in item.values()):
+                raise fail("bad_payload")
     ws = current_facilitator_workshop(d["workshop_id"])
-    pr = rules.decide(ws, d["domain_id"], d["rank"], d["rationale"], d.get("indicators"))
+    pr = rules.decide(ws, d["domain_id"], d["rank"], d["rationale"], indicators,
+                      d.get("funders"))
     wid = ws.id
     after_commit(lambda: broadcast_state(wid))
-    return {"domain_id": pr.domain_id, "rank": pr.rank}
+    return {"domain_id": pr.domain_id, "rank": pr.rank, "indicators": pr.indicators,
+            "funders": pr.funders}
 
 
 @event("undecide", {**WID, "domain_id": ID})

@@ -25,6 +25,11 @@ def ui_strings() -> dict[str, str]:
         "phase_decide": _("Decide"),
         "phase_closed": _("Closed"),
         "phase_now": _("Phase: {phase}"),
+        # the phase countdown (phones, projector, console)
+        "time_left": _("Time left"),
+        "time_up": _("Time is up"),
+        "one_minute_left": _("One minute left."),
+        "queued": _("Not sent yet: waiting for the connection…"),
         # voting methods
         "method_dot": _("Dot voting"),
         "method_score": _("Multi-criteria scoring"),
@@ -67,6 +72,8 @@ def ui_strings() -> dict[str, str]:
         "vote_help_score": _(
             "Score each domain from 1 (low) to 5 (high) on every criterion. You can change your scores until the vote closes."
         ),
+        "scored_progress": _("Domains scored: {n} of {total}"),
+        "own_no_vote": _("Your proposal: in this workshop you cannot vote for it."),
         "vote_help_rank": _("Put the domains in your order of preference, then save your ranking."),
         "move_up": _("Move {title} up"),
         "move_down": _("Move {title} down"),
@@ -80,6 +87,9 @@ def ui_strings() -> dict[str, str]:
         "no_priorities": _("No priorities have been decided yet."),
         "priority_n": _("Priority {rank}"),
         "indicators": _("Monitoring indicators"),
+        "indicator_from_to": _("{name}: from {baseline} to {target}"),
+        "indicator_baseline": _("{name}: baseline {baseline}"),
+        "indicator_target": _("{name}: target {target}"),
         "closed_thanks": _("The workshop is closed. Thank you for taking part."),
         # facilitator console
         "approve": _("Approve"),
@@ -103,6 +113,43 @@ def ui_strings() -> dict[str, str]:
         "rank_label": _("Rank"),
         "rationale_label": _("Rationale (required)"),
         "indicators_label": _("Indicators, one per line"),
+        "indicators_help": _(
+            "Write name | baseline | target; baseline and target are optional, e.g. Firms in the value chain | 120 | 200"
+        ),
+        "funders_label": _("Funders and instruments, one per line"),
         "under_represented": _("under-represented"),
         "priorities_count": _("Short list: {n} of {max}"),
+        "timer_invalid": _("Write the countdown in minutes, a number from 0 to 1440."),
+        "timer_started": _("Countdown started."),
+        "timer_stopped": _("Countdown stopped."),
+        "queue_waiting": _("Proposals waiting for your approval: {n}"),
+        "includes": _("Includes: {list}"),
+        # results charts (projector and console)
+        "axis_points": _("Points, split by group"),
+        "axis_borda": _("Borda points, split by group"),
+        "axis_score_split": _("Score from 1 to 5, split by group"),
+        "axis_balanced_share": _("Helix-balanced score, each group's share"),
+        "axis_balanced": _("Helix-balanced score (every group counts the same)"),
+        "axis_consensus": _("Consensus (weakest group ÷ strongest)"),
+        "kind_broad": _("No warning"),
+        "kind_polarised": _("Helices disagree"),
+        "kind_one_helix": _("Support from one group only"),
+        "consensus_value": _("Consensus: {value}"),
+        # warnings in plain words (console)
+        "warn_one_helix": _("Support comes only from {helix}"),
+        "warn_polarised": _("Helices disagree"),
+        "warn_polarised_who": _("Helices disagree: it matters to {high}, not to {low}"),
+        "under_represented_summary": _(
+            "Under-represented: {list}. Bring them in before the vote opens."
+        ),
+        "under_represented_voting": _("Under-represented: {list}."),
+        "no_warnings": _("No warnings: no domain depends on one group, no group disagrees strongly."),
+        # the trade-off at the line (console, decide)
+        "line_caption": _("The line: at most {max} priorities. What is on the short list, and what falls below it."),
+        "above_line": _("On the short list"),
+        "below_line": _("Below the line: not on the short list"),
+        "not_decided": _("Not decided yet ({n} of {max} places open)"),
+        "outscores": _("Scores higher than priority {rank}"),
+        "outscores_balanced": _("Helix-balanced score higher than priority {rank}"),
+        "no_votes_for": _("No votes"),
     }

@@ -5,6 +5,9 @@ Every change adds its `Event` row to the same session; the caller commits both t
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 import tomllib
 from datetime import timedelta
@@ -13,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from . import analysis
@@ -129,6 +133,12 @@ def new_code() -> str:
             return code
 
 
+# The workshop's `anonymity` setting (settings["anonymity"]); the first is the default.
+ANONYMITY = ("anonymous", "named")
+# Payload keys that would identify a person; `record` drops them.
+IDENTITY_KEYS = ("name", "organisation", "token", "email")
+
+
 def create_workshop(
     template: dict[str, Any],
     facilitator: Facilitator,
@@ -144,6 +154,12 @@ def create_workshop(
     ]
     if method == "score" and not criteria:
         raise ValueError("the score method needs [[criteria]] in the template")
+    # How much identity the record and the exports may show: "anonymous" (helix only) or
+    # "named" (names and organisations on comments and proposals in the exports).
+    anonymity = template.get("anonymity") or (template.get("settings") or {}).get(
+        "anonymity") or "anonymous"
+    if anonymity not in ANONYMITY:
+        raise ValueError(f"anonymity must be one of {list(ANONYMITY)}")
     ws = Workshop(
         code=new_code(),
         title=title or template["title"],
@@ -159,6 +175,7 @@ def create_workshop(
         settings={
             "vote_own": bool(template.get("vote_own", True)),
             "description": template.get("description", ""),
+            "anonymity": anonymity,
         },
         facilitator=facilitator,
     )
@@ -177,14 +194,21 @@ def create_workshop(
         )
         db.session.add(d)
         db.session.flush()
-        record(ws, "propose", "system", domain_id=d.id, title=d.title, seed=True)
+        record(ws, "propose", "system", domain_id=d.id, title=d.title, seed=True,
+               status=d.status, description=d.description, rationale=d.rationale, sdgs=d.sdgs)
     return ws
 
 
 def record(
     ws: Workshop, kind: str, actor_role: str, participant: Participant | None = None, **payload
 ) -> Event:
-    """Append one event to the deliberation record (committed with the change it describes)."""
+    """Append one event to the deliberation record (committed with the change it describes).
+
+    An event names its actor by role and helix only (and the participant's row id, which the
+    exports turn into an anonymous reference): names, organisations and tokens never enter the
+    record, whatever the workshop's anonymity setting."""
+    for key in IDENTITY_KEYS:
+        payload.pop(key, None)
     ev = Event(
         workshop_id=ws.id,
         kind=kind,
@@ -244,11 +268,18 @@ def join(
     organisation: str = "",
     token: str | None = None,
     language: str = "",
+    client_id: str | None = None,
 ) -> tuple[Participant, bool]:
-    """Join, or rejoin with a token from an earlier ack (the stored helix stands)."""
+    """Join, or rejoin with a token from an earlier ack (the stored helix stands).
+
+    A first join that carries a `client_id` (16+ characters) gets a token derived from it, so a
+    retry whose ack was lost finds the same participant instead of creating a second one."""
     ws = workshop_by_code(code)
-    if token:
-        p = db.session.scalar(sa.select(Participant).where(Participant.token == token))
+    derived = join_token(ws.id, client_id)
+    for candidate in (token, derived):
+        if not candidate:
+            continue
+        p = db.session.scalar(sa.select(Participant).where(Participant.token == candidate))
         if p is not None and p.workshop_id == ws.id:
             if language in LANGUAGES and language != p.language:
                 p.language = language
@@ -259,7 +290,7 @@ def join(
         raise fail("bad_helix")
     p = Participant(
         workshop_id=ws.id,
-        token=secrets.token_urlsafe(24),
+        token=derived or secrets.token_urlsafe(24),
         helix=helix,
         name=name.strip(),
         organisation=organisation.strip(),
@@ -272,8 +303,14 @@ def join(
 
 
 def propose(
-    p: Participant, title: str, description: str = "", rationale: str = "", sdgs=()
+    p: Participant, title: str, description: str = "", rationale: str = "", sdgs=(),
+    client_id: str | None = None,
 ) -> Domain:
+    """A participant's candidate domain. A `client_id` this participant used before returns
+    that proposal unchanged, in any phase (a retry after a lost ack; see `replayed`)."""
+    earlier = by_client_id(Domain, p, client_id)
+    if earlier is not None:
+        return earlier
     ws = workshop_by_id(p.workshop_id)
     require_phase(ws, "propose")
     title = title.strip()
@@ -287,6 +324,7 @@ def propose(
         sdgs=sorted(set(sdgs)),
         status="pending" if ws.moderation == "pre" else "approved",
         participant_id=p.id,
+        client_id=client_id or None,
     )
     db.session.add(d)
     db.session.flush()
@@ -295,14 +333,21 @@ def propose(
     return d
 
 
-def comment(p: Participant, domain_id: int, stance: str, text: str) -> Comment:
+def comment(
+    p: Participant, domain_id: int, stance: str, text: str, client_id: str | None = None
+) -> Comment:
+    """A comment with a stance; a reused `client_id` returns the earlier one (as `propose`)."""
+    earlier = by_client_id(Comment, p, client_id)
+    if earlier is not None:
+        return earlier
     ws = workshop_by_id(p.workshop_id)
     require_phase(ws, "comment")
     votable_domain(ws, domain_id)
     text = text.strip()
     if stance not in STANCES or not text:
         raise fail("bad_payload")
-    c = Comment(workshop_id=ws.id, domain_id=domain_id, participant_id=p.id, stance=stance, text=text)
+    c = Comment(workshop_id=ws.id, domain_id=domain_id, participant_id=p.id, stance=stance,
+                text=text, client_id=client_id or None)
     db.session.add(c)
     db.session.flush()
     record(ws, "comment", "participant", p, comment_id=c.id, domain_id=domain_id, stance=stance,
@@ -463,10 +508,15 @@ def moderate(
 ) -> tuple[Domain, set[int]]:
     """Approve, hide or merge a domain. Dot-voting points on a domain that leaves the ballot go
     back to the voters (hide) or move to the domain it merges into, each as a recorded event.
-    Returns the domain and the ids of the participants whose ballot changed."""
+    Returns the domain and the ids of the participants whose ballot changed.
+
+    The `moderate` event keeps the merge lineage: the status before, the target's title, and
+    `lineage`, every domain that has become the target so far (directly or through earlier
+    merges, as `{"domain_id", "into"}` pairs in id order), plus the dot points and ballots moved."""
     d = db.session.get(Domain, domain_id)
     if d is None or d.workshop_id != ws.id:
         raise fail("not_found")
+    before, before_into = d.status, d.merged_into_id
     target = None
     if action == "approve":
         d.status, d.merged_into_id = "approved", None
@@ -481,8 +531,37 @@ def moderate(
         d.status, d.merged_into_id = "merged", target.id
     else:
         raise fail("bad_payload")
-    record(ws, "moderate", "facilitator", domain_id=d.id, action=action, into=into,
-           title=d.title)
+    payload: dict[str, Any] = {"domain_id": d.id, "action": action, "into": into,
+                               "title": d.title, "before": before}
+    if before_into is not None and d.merged_into_id is None:
+        payload["unmerged_from"] = before_into  # taken back out of the domain it had joined
+    if action in ("hide", "merge"):
+        points, ballots = db.session.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(Vote.points), 0), sa.func.count(Vote.id))
+            .where(Vote.domain_id == d.id)
+        ).one()
+        payload["points_moved" if target is not None else "points_returned"] = int(points)
+        payload["ballots_moved" if target is not None else "ballots_returned"] = int(ballots)
+    if target is not None:
+        db.session.flush()
+        parent = dict(db.session.execute(
+            sa.select(Domain.id, Domain.merged_into_id)
+            .where(Domain.workshop_id == ws.id, Domain.merged_into_id.is_not(None))
+        ).all())
+
+        def reaches(did: int) -> bool:
+            seen = set()
+            while did in parent and did not in seen:
+                seen.add(did)
+                did = parent[did]
+                if did == target.id:
+                    return True
+            return False
+
+        payload["into_title"] = target.title
+        payload["lineage"] = [{"domain_id": did, "into": parent[did]}
+                              for did in sorted(parent) if reaches(did)]
+    record(ws, "moderate", "facilitator", **payload)
     touched: set[int] = set()
     if action in ("hide", "merge"):
         touched = _move_points(ws, d, target)
@@ -490,14 +569,19 @@ def moderate(
 
 
 def _move_points(ws: Workshop, source: Domain, target: Domain | None) -> set[int]:
+    """Give back (hide) or move (merge) the dot points on `source`; one `vote` event per change,
+    by the system, in the voter's helix, with the reason and the domain the points came from."""
     touched = set()
-    rows = list(db.session.scalars(sa.select(Vote).where(Vote.domain_id == source.id)))
+    rows = list(db.session.scalars(
+        sa.select(Vote).where(Vote.domain_id == source.id).order_by(Vote.participant_id)
+    ))
     for row in rows:
         p = db.session.get(Participant, row.participant_id)
         points = row.points
         db.session.delete(row)
         record(ws, "vote", "system", p, domain_id=source.id, points=0, before=points,
-               reason="hidden" if target is None else "merged")
+               reason="hidden" if target is None else "merged",
+               **({"merged_into": target.id} if target is not None else {}))
         if target is not None:
             dest = db.session.scalar(
                 sa.select(Vote).where(Vote.participant_id == p.id, Vote.domain_id == target.id)
@@ -516,16 +600,61 @@ def _move_points(ws: Workshop, source: Domain, target: Domain | None) -> set[int
 
 
 def decide(
-    ws: Workshop, domain_id: int, rank_: int, rationale: str, indicators: list[str] | None = None
+    ws: Workshop,
+    domain_id: int,
+    rank_: int,
+    rationale: str,
+    indicators: list[Any] | None = None,
+    funders: list[str] | None = None,
 ) -> Priority:
     """Record (or update) one priority. Ranks are unique: taking a rank that another priority
-    holds moves that one down a place, as when reordering a list."""
+    holds moves that one down a place, as when reordering a list.
+
+    `indicators`: strings, or `{"name", "baseline"?, "target"?}` objects (numbers are kept as
+    text; empty baseline/target are left out). `funders`: the funders or instruments mentioned;
+    None keeps those already recorded for this priority (a client that does not know the field
+    cannot wipe them), a list replaces them."""
     require_phase(ws, "decide")
     d = db.session.get(Domain, domain_id)
     if d is None or d.workshop_id != ws.id or d.status != "approved":
         raise fail("not_found")
+    if not isinstance(rationale, str):
+        raise fail("bad_payload")
     rationale = rationale.strip()
-    indicators = [i.strip() for i in (indicators or []) if i.strip()]
+
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise fail("bad_payload")
+        if isinstance(value, float):
+            if not float("-inf") < value < float("inf"):  # NaN and infinities
+                raise fail("bad_payload")
+            return str(int(value)) if value.is_integer() else repr(value)
+        return str(value).strip()
+
+    def indicator(item: Any) -> Any:
+        if isinstance(item, str):
+            return item.strip() or None
+        if not isinstance(item, dict):
+            raise fail("bad_payload")
+        name = text(item.get("name"))
+        if not name:
+            raise fail("bad_payload")
+        out = {"name": name}
+        for key in ("baseline", "target"):
+            value = text(item.get(key))
+            if value:
+                out[key] = value
+        return out
+
+    if indicators is not None and not isinstance(indicators, list):
+        raise fail("bad_payload")
+    indicators = [i for i in (indicator(x) for x in indicators or []) if i is not None]
+    if funders is not None:
+        if not isinstance(funders, list) or not all(isinstance(f, str) for f in funders):
+            raise fail("bad_payload")
+        funders = list(dict.fromkeys(f.strip() for f in funders if f.strip()))
     if not rationale or rank_ < 1:
         raise fail("bad_payload")
     if rank_ > ws.max_priorities:
@@ -536,12 +665,17 @@ def decide(
     row = next((r for r in rows if r.domain_id == domain_id), None)
     if row is None and len(rows) >= ws.max_priorities:
         raise fail("too_many_priorities")
+    previous = None
     if row is None:
         row = Priority(workshop_id=ws.id, domain_id=domain_id, rank=rank_, rationale=rationale,
-                       indicators=indicators)
+                       indicators=indicators, funders=funders or [])
         db.session.add(row)
     else:
+        previous = {"rank": row.rank, "rationale": row.rationale,
+                    "indicators": list(row.indicators or []), "funders": list(row.funders or [])}
         row.rank, row.rationale, row.indicators = rank_, rationale, indicators
+        if funders is not None:
+            row.funders = funders
     others = [r for r in rows if r is not row]
     # Renumber the rest around the new rank: 1..n without gaps or ties.
     order = sorted(others, key=lambda r: r.rank)
@@ -549,7 +683,8 @@ def decide(
     for position, r in enumerate(order, start=1):
         r.rank = position
     record(ws, "decide", "facilitator", domain_id=domain_id, rank=row.rank, rationale=rationale,
-           indicators=indicators, title=d.title)
+           indicators=indicators, funders=list(row.funders or []), title=d.title,
+           before=previous, shortlist=[r.domain_id for r in order])
     return row
 
 
@@ -710,7 +845,8 @@ def public_state(ws: Workshop, facilitator: bool = False) -> dict[str, Any]:
     titles = {d.id: d.title for d in domains_of(ws)}
     priorities = [
         {"domain_id": pr.domain_id, "title": titles.get(pr.domain_id, ""), "rank": pr.rank,
-         "rationale": pr.rationale, "indicators": pr.indicators}
+         "rationale": pr.rationale, "indicators": pr.indicators,
+         "funders": pr.funders}
         for pr in db.session.scalars(
             sa.select(Priority).where(Priority.workshop_id == ws.id).order_by(Priority.rank)
         )
@@ -761,3 +897,37 @@ def participant_state(p: Participant) -> dict[str, Any]:
     state = public_state(ws)
     state["me"] = my_ballot(p, ws)
     return state
+
+
+# ---------------------------------------------------------------- idempotent client actions
+
+# A client id shorter than this is not secret enough to derive a participant's token from.
+JOIN_CLIENT_ID_MIN = 16
+
+
+def join_token(workshop_id: int, client_id: str | None) -> str | None:
+    """The token of the participant a first `join` with this client id creates: an HMAC under
+    the secret key, so nobody can compute it without knowing the (random) client id."""
+    if not client_id or len(client_id) < JOIN_CLIENT_ID_MIN:
+        return None
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    mac = hmac.new(key, f"join:{workshop_id}:{client_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
+
+
+def by_client_id(model, p: Participant, client_id: str | None):
+    """This participant's earlier row with this client id, marked as `replayed`, or None."""
+    if not client_id:
+        return None
+    row = db.session.scalar(
+        sa.select(model).where(model.participant_id == p.id, model.client_id == client_id)
+    )
+    if row is not None:
+        row._edp_replayed = True
+    return row
+
+
+def replayed(row) -> bool:
+    """True when `propose`/`comment` returned an earlier row for a reused client id: nothing
+    changed, so there is nothing to broadcast."""
+    return bool(getattr(row, "_edp_replayed", False))

@@ -173,12 +173,13 @@ def test_dot_hand_example():
     assert core(r[3]) == {"domain_id": 3, "title": "D3", "score": 4.0, "balanced_score": 1.0,
                           "by_helix": {"government": 2.0, "business": 0.0}, "voters": 1}
     # consensus = min / max of by_helix, spread = max - min, over government and business.
-    assert agreement(r[2]) == (0.2, 4.0, True, False, 2)  # 1 vs 5: polarised
-    assert agreement(r[1]) == (0.0, 2.0, True, True, 1)  # business gave nothing
-    assert agreement(r[3]) == (0.0, 2.0, True, True, 1)
+    # Relative support (by_helix / the helix's mean 5/3 over the three domains): D2 is business's
+    # favourite (3.0) but still gets 0.6 of government's average, so it is not polarised.
+    assert agreement(r[2]) == (0.2, 4.0, False, False, 2)
+    assert agreement(r[1]) == (0.0, 2.0, False, True, 1)  # business gave nothing; gov 1.2
+    assert agreement(r[3]) == (0.0, 2.0, False, True, 1)
     assert res["totals"] == {"voters": 3, "ballots": 5}  # p1 x2, p2 x2, p3 x1
-    assert res["warnings"] == [  # ranking order; one_helix replaces polarised
-        {"code": "polarised", "domain_id": 2},
+    assert res["warnings"] == [  # ranking order
         {"code": "one_helix", "domain_id": 1, "helix": "government"},
         {"code": "one_helix", "domain_id": 3, "helix": "government"},
     ]
@@ -452,19 +453,87 @@ def test_dot_consensus_spread_and_flags_hand_example():
     assert r[1]["by_helix"] == {"government": 3.0, "business": 1.5, "academia": 3.0}
     assert agreement(r[1]) == (0.5, 1.5, False, False, 3)  # 1.5 / 3 and 3 - 1.5
     assert r[2]["by_helix"] == {"government": 0.0, "business": 2.5, "academia": 0.0}
+    # Means over D1..D3: government 1, business 4/3, academia 1. D2 is 1.875 x business's
+    # average and 0 for the others: it matters to business and not to them.
     assert agreement(r[2]) == (0.0, 2.5, True, True, 1)
     assert agreement(r[3]) == (0.0, 0.0, False, False, 0)  # nobody supports D3: no flag
     assert res["totals"] == {"voters": 5, "ballots": 5}  # D1 has 4 voters, D2 1
     assert res["warnings"] == [{"code": "one_helix", "domain_id": 2, "helix": "business"}]
 
 
-def test_polarised_threshold_is_a_quarter():
-    # One voter per helix: by_helix is the points themselves.
-    quarter = by_id(run("dot", doms(1), votes=[(1, "government", 1, 1), (2, "business", 1, 4)]))
-    assert agreement(quarter[1]) == (0.25, 3.0, False, False, 2)  # exactly 1/4: not below
-    fifth = run("dot", doms(1), votes=[(1, "government", 1, 1), (2, "business", 1, 5)])
-    assert agreement(by_id(fifth)[1]) == (0.2, 4.0, True, False, 2)
-    assert fifth["warnings"] == [{"code": "polarised", "domain_id": 1}]
+def test_polarised_thresholds_are_relative_to_each_helix_average():
+    # One voter per helix, two domains: by_helix is the points, each helix's average is half
+    # its points. Government gives D1 3 of 4 (1.5 x its average 2: D1 matters to it, exactly).
+    def d1(gov: tuple[int, int], bus: tuple[int, int]) -> dict:
+        votes = [(1, "government", 1, gov[0]), (1, "government", 2, gov[1]),
+                 (2, "business", 1, bus[0]), (2, "business", 2, bus[1])]
+        return run("dot", doms(1, 2), votes=votes)
+
+    # Business gives D1 1 of 8: 2/8 = exactly a quarter of its average, not below.
+    res = d1((3, 1), (1, 7))
+    assert [by_id(res)[d]["polarised"] for d in (1, 2)] == [False, False]
+    # 1 of 9: 2/9 of its average, below a quarter: polarised.
+    res = d1((3, 1), (1, 8))
+    assert agreement(by_id(res)[1]) == (pytest.approx(1 / 3), 2.0, True, False, 2)
+    assert not by_id(res)[2]["polarised"]  # business's favourite, but 0.5 of government's mean
+    assert res["warnings"] == [
+        {"code": "polarised", "domain_id": 1, "high": ["government"], "low": ["business"]}
+    ]
+    # Government 3 of 5: 1.2 x its average, not clearly more: nobody cares enough to disagree.
+    res = d1((3, 2), (1, 8))
+    assert [by_id(res)[d]["polarised"] for d in (1, 2)] == [False, False]
+    # A single domain is each helix's average: nothing to compare with.
+    res = run("dot", doms(1), votes=[(1, "government", 1, 1), (2, "business", 1, 9)])
+    assert agreement(by_id(res)[1]) == (pytest.approx(1 / 9), 8.0, False, False, 2)
+
+
+def test_a_small_concentrated_helix_does_not_polarise_everything():
+    """The case that made "consensus below a quarter" useless: a helix of one voter puts all
+    its points on one domain, so consensus is 0 almost everywhere. Only the domains that are
+    a favourite of one helix and a non-topic for another are polarised."""
+    votes = [(p, "government", d, 2) for p in (1, 2) for d in (1, 2, 3, 4, 5)]  # even: 2 each
+    votes += [(3, "business", 1, 6), (3, "business", 2, 4),
+              (4, "business", 1, 4), (4, "business", 3, 5), (4, "business", 2, 1)]
+    votes += [(5, "academia", 5, 10)]
+    res = run("dot", doms(1, 2, 3, 4, 5), votes=votes)
+    r = by_id(res)
+    assert {d: r[d]["by_helix"] for d in (1, 5)} == {
+        1: {"government": 2.0, "business": 5.0, "academia": 0.0},
+        5: {"government": 2.0, "business": 0.0, "academia": 10.0},
+    }
+    assert all(r[d]["consensus"] == 0.0 for d in (1, 2, 3, 4, 5))  # the old flag: all five
+    # Averages: government 2, business 2, academia 2. D1 is 2.5 x business's average and 0 for
+    # academia; D5 is 5 x academia's and 0 for business. D2 and D3 are nobody's favourite
+    # (business 1.25, government 1); D4 only government supports, evenly (one helix).
+    assert [r[d]["polarised"] for d in (1, 2, 3, 4, 5)] == [True, False, False, False, True]
+    assert [r[d]["one_helix"] for d in (1, 2, 3, 4, 5)] == [False, False, False, True, False]
+    assert [e["domain_id"] for e in res["ranking"]] == [1, 5, 2, 3, 4]  # 14, 14, 9, 9, 4
+    assert res["warnings"] == [
+        {"code": "polarised", "domain_id": 1, "high": ["business"], "low": ["academia"]},
+        {"code": "polarised", "domain_id": 5, "high": ["academia"], "low": ["business"]},
+        {"code": "one_helix", "domain_id": 4, "helix": "government"},
+    ]
+
+
+def test_polarised_lists_every_helix_on_each_side():
+    # Four helices, three domains; government and business love D1, academia and civil society
+    # ignore it (each still supports other domains).
+    helices = ["government", "business", "academia", "civil_society"]
+    votes = [(1, "government", 1, 6), (1, "government", 2, 1), (1, "government", 3, 1),
+             (2, "business", 1, 5), (2, "business", 2, 1), (2, "business", 3, 1),
+             (3, "academia", 2, 3), (3, "academia", 3, 3),
+             (4, "civil_society", 2, 2), (4, "civil_society", 3, 4)]
+    res = run("dot", doms(1, 2, 3), votes=votes, helices=helices)
+    assert res["warnings"] == [
+        {"code": "polarised", "domain_id": 1, "high": ["government", "business"],
+         "low": ["academia", "civil_society"]}
+    ]
+    # D3 is civil society's favourite (2 x its average) but business still gives it 3/7 of its
+    # own: a preference, not a disagreement. Without business's point on D3 it becomes one.
+    assert votes.pop(5) == (2, "business", 3, 1)
+    res = run("dot", doms(1, 2, 3), votes=votes, helices=helices)
+    assert {"code": "polarised", "domain_id": 3, "high": ["academia", "civil_society"],
+            "low": ["business"]} in res["warnings"]
 
 
 def test_a_single_voting_helix_is_never_polarised_or_one_helix():
@@ -487,11 +556,24 @@ def test_score_consensus_hand_example():
     assert_plain_types(res)
     r = by_id(res)
     assert r[1]["by_helix"] == {"government": 5.0, "business": 1.0}
-    assert agreement(r[1]) == (0.2, 4.0, True, False, 2)
+    # Averages: government 4, business 2.5; D1 is 1.25 x and 0.4 x: a gap, not polarised.
+    assert agreement(r[1]) == (0.2, 4.0, False, False, 2)
     assert r[2]["by_helix"] == {"government": 3.0, "business": 4.0}
     assert agreement(r[2]) == (0.75, 1.0, False, False, 2)
     assert res["totals"] == {"voters": 2, "ballots": 4}
-    assert res["warnings"] == [{"code": "polarised", "domain_id": 1}]
+    assert res["warnings"] == []
+    # A third domain only government scores (5): 5 / (13 / 3) = 1.15 x government's average,
+    # not a clear favourite, so one helix only but not polarised.
+    more = scores + [(1, "government", 3, "impact", 5)]
+    r = by_id(run("score", doms(1, 2, 3), scores=more))
+    assert r[3]["one_helix"] and not r[3]["polarised"]
+    # Two more domains both helices score 1: government's average falls to 3, so D3 (5) is
+    # 1.67 x it, while business (average 7 / 5) gives it nothing.
+    for d in (4, 5):
+        more += [(1, "government", d, "impact", 1), (2, "business", d, "impact", 1)]
+    r = by_id(run("score", doms(1, 2, 3, 4, 5), scores=more))
+    assert r[3]["by_helix"] == {"government": 5.0, "business": 0.0}
+    assert agreement(r[3]) == (0.0, 5.0, True, True, 1)
 
 
 def test_rank_last_place_is_no_support():
@@ -499,12 +581,13 @@ def test_rank_last_place_is_no_support():
     rankings = ranks(1, "government", [1, 2, 3]) + ranks(2, "academia", [2, 3, 1])
     res = run("rank", doms(1, 2, 3), rankings=rankings)
     r = by_id(res)
+    # Both helices average 1 point per domain.
     assert r[1]["by_helix"] == {"government": 2.0, "academia": 0.0}
-    assert agreement(r[1]) == (0.0, 2.0, True, True, 1)
+    assert agreement(r[1]) == (0.0, 2.0, True, True, 1)  # government's favourite, academia's last
     assert r[2]["by_helix"] == {"government": 1.0, "academia": 2.0}
     assert agreement(r[2]) == (0.5, 1.0, False, False, 2)
     assert r[3]["by_helix"] == {"government": 0.0, "academia": 1.0}
-    assert agreement(r[3]) == (0.0, 1.0, True, True, 1)
+    assert agreement(r[3]) == (0.0, 1.0, False, True, 1)  # academia's average: not a favourite
     assert res["totals"] == {"voters": 2, "ballots": 6}
     assert [e["domain_id"] for e in res["ranking"]] == [2, 1, 3]
     assert res["warnings"] == [
@@ -584,16 +667,21 @@ def reference(method, domain_ids, votes, scores, rankings, helices, weights) -> 
         for pid, order in ballots.items():
             for i, did in enumerate(order, start=1):
                 given[did].append((pid, float(m - i)))
-    out = {}
+    support_of: dict[int, dict[str, float]] = {}  # domain -> helix -> by_helix
     for d in ids:
-        amounts = [a for _, a in given[d]]
-        bh = {}
+        support_of[d] = {}
         for h in active:
             mine = [a for p, a in given[d] if helix_of[p] == h]
             if method == "score":
-                bh[h] = sum(mine) / len(mine) if mine else 0.0
+                support_of[d][h] = sum(mine) / len(mine) if mine else 0.0
             else:
-                bh[h] = sum(mine) / voters[h]
+                support_of[d][h] = sum(mine) / voters[h]
+    # Each helix's average support per domain: the yardstick for "matters to it" (polarised).
+    average = {h: sum(support_of[d][h] for d in ids) / m for h in active}
+    out = {}
+    for d in ids:
+        amounts = [a for _, a in given[d]]
+        bh = support_of[d]
         if method == "score":
             score = sum(amounts) / len(amounts) if amounts else 0.0
         else:
@@ -602,6 +690,12 @@ def reference(method, domain_ids, votes, scores, rankings, helices, weights) -> 
         top, low = (max(support), min(support)) if support else (0.0, 0.0)
         consensus = low / top if top > 0 else 0.0
         helping = sum(1 for x in support if x > 0)
+        high, low_helices = [], []
+        for h in active:
+            if average[h] > 0 and bh[h] / average[h] >= 1.5 - 1e-9:
+                high.append(h)
+            if average[h] > 0 and bh[h] / average[h] < 0.25 - 1e-9:
+                low_helices.append(h)
         out[d] = {
             "score": score,
             "by_helix": bh,
@@ -610,8 +704,10 @@ def reference(method, domain_ids, votes, scores, rankings, helices, weights) -> 
             "consensus": consensus,
             "spread": top - low,
             "supporting_helices": helping,
-            "polarised": len(support) >= 2 and helping > 0 and consensus < 0.25 - 1e-9,
+            "polarised": bool(high) and bool(low_helices),
             "one_helix": len(support) >= 2 and helping == 1,
+            "high": high,
+            "low": low_helices,
         }
     extra = sorted(set(voters) - set(helices))
     res = {"ranking": out, "participation": {h: voters.get(h, 0) for h in list(helices) + extra}}
@@ -709,7 +805,8 @@ def test_matches_reference_implementation(ws, method):
             helix = next(h for h, x in r["by_helix"].items() if x > 0)
             expected.append({"code": "one_helix", "domain_id": e["domain_id"], "helix": helix})
         elif r["polarised"]:
-            expected.append({"code": "polarised", "domain_id": e["domain_id"]})
+            expected.append({"code": "polarised", "domain_id": e["domain_id"],
+                             "high": r["high"], "low": r["low"]})
     assert res["warnings"] == expected
     if method == "rank":
         assert res["schulze"] == ref["schulze"]
@@ -784,11 +881,18 @@ def test_agreement_invariants(ws, method, present):
         assert e["supporting_helices"] == sum(x > 0 for x in support)
         assert e["spread"] == pytest.approx(max(support) - min(support) if support else 0.0)
         if e["one_helix"]:
-            assert e["polarised"] and e["consensus"] == 0.0 and len(active) >= 2
+            assert e["consensus"] == 0.0 and len(active) >= 2
         if e["polarised"]:
-            assert e["score"] > 0 and e["consensus"] < 0.25
+            # Someone supports it and someone gives it (almost) nothing: never full consensus.
+            assert e["score"] > 0 and e["consensus"] < 1.0 and len(active) >= 2
+            assert e["supporting_helices"] >= 1 and len(res["ranking"]) >= 2
         if e["supporting_helices"] == 0:
             assert e["consensus"] == 0.0 and not e["polarised"]
+        warned = [w for w in res["warnings"] if w.get("domain_id") == e["domain_id"]]
+        if e["polarised"] and not e["one_helix"]:
+            (w,) = warned
+            assert w["high"] and w["low"] and not set(w["high"]) & set(w["low"])
+            assert set(w["high"]) | set(w["low"]) <= set(active)
     assert res["totals"]["voters"] == sum(res["participation"].values())
     assert res["totals"]["ballots"] == sum(e["voters"] for e in res["ranking"])
     under = [w for w in res["warnings"] if w["code"] == "under_represented"]

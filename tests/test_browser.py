@@ -9,10 +9,11 @@ the phone and projector pages for WCAG 2.2 AA violations.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, ROOT, chromium_path, missing
+from conftest import AGRI_TEMPLATE, PASSWORD, ROOT, TEMPLATE, chromium_path, missing
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -78,13 +79,14 @@ def collect_errors(errors: list[str], page, name: str) -> None:
     page.on("console", lambda msg: msg.type == "error" and errors.append(f"{name}: {msg.text}"))
 
 
-def phone_context(chromium, base: str):
+def phone_context(chromium, base: str, locale: str = "en-US"):
     return chromium.new_context(
         viewport={"width": 390, "height": 844},
         is_mobile=True,
         has_touch=True,
         device_scale_factor=2,
         base_url=base,
+        locale=locale,  # also the Accept-Language header the page's default language follows
     )
 
 
@@ -142,6 +144,7 @@ def test_vote_on_phone_shows_live_on_projector(live_server, chromium):
     )
     budget = phone.locator("#budget")
     assert "7 of 10" in budget.inner_text()
+    wait_quiet(phone)  # the "You have joined." toast
     phone.screenshot(path=str(ARTIFACTS / "phone-vote.png"), full_page=True)
     assert_accessible(phone, "phone vote")
 
@@ -153,13 +156,10 @@ def test_vote_on_phone_shows_live_on_projector(live_server, chromium):
         arg=title,
     )
     screen.wait_for_function(
-        """(title) => {
-             const c = window.edpChart;
-             if (!c) return false;
-             const i = c.data.labels.indexOf(title);
-             if (i < 0) return false;
-             return c.data.datasets.reduce((sum, d) => sum + (d.data[i] || 0), 0) === 3;
-           }""",
+        """(title) => Array.from(document.querySelectorAll('#rank-bars > li')).some(
+             li => li.querySelector('.title').textContent === title
+                && li.querySelector('.rank-score').textContent === '3'
+                && li.querySelectorAll('.seg').length === 1)""",
         arg=title,
     )
     assert int(screen.evaluate("() => document.body.dataset.resultsVersion")) >= 1
@@ -200,6 +200,56 @@ def test_vote_on_phone_shows_live_on_projector(live_server, chromium):
                 && li.querySelector('.score').textContent.includes('4'))""",
         arg=title,
     )
+
+    # Offline: a tap while the connection is down says that it waits, shows the new budget at
+    # once, and is saved (once) after the reconnection and rejoin.
+    phone.evaluate(
+        """() => { const m = window.edpSocket.io;
+             m.reconnectionDelay(2500); m.reconnectionDelayMax(2500); m.randomizationFactor(0);
+             m.engine.close(); }"""
+    )
+    phone.wait_for_function("() => document.body.dataset.connected === 'no'")
+    assert phone.locator("#connection").inner_text() == "Offline — reconnecting…"
+    row.get_by_role("button", name=f"Take a point from {title}").tap()
+    row_status = row.locator(".row-status")
+    assert row_status.inner_text() == "Not sent yet: waiting for the connection…"
+    assert "7 of 10" in phone.locator("#budget").inner_text()
+    phone.wait_for_function(
+        "() => document.querySelector('#vote-list > li').dataset.points === '3'"
+        " && document.querySelector('#vote-list > li .row-status').textContent === 'Saved'"
+        " && document.body.dataset.connected === 'yes'"
+    )
+    assert phone.locator("#connection").inner_text() == ""
+    screen.wait_for_function(
+        """(title) => Array.from(document.querySelectorAll('#ranking li')).some(
+             li => li.querySelector('.title').textContent === title
+                && li.querySelector('.score').textContent === 'Score: 3')""",
+        arg=title,
+    )
+
+    # Keyboard only: Tab from the top of the page to the + button of a domain without points
+    # (the first row holds 4 of the 5 points one domain may get), then Enter and Space.
+    phone.evaluate("() => document.getElementById('main').focus()")  # as after the skip link
+    on_empty_plus = (
+        "() => document.activeElement.matches('#vote-list .plus')"
+        " && document.activeElement.closest('li').dataset.points === '0'"
+    )
+    for _ in range(30):
+        phone.keyboard.press("Tab")
+        if phone.evaluate(on_empty_plus):
+            break
+    else:
+        pytest.fail("no + button can be reached with Tab")
+    key = phone.evaluate("() => document.activeElement.closest('li').dataset.key")
+    phone.keyboard.press("Enter")
+    phone.keyboard.press("Space")
+    phone.wait_for_function(
+        """(key) => { const li = document.querySelector(`#vote-list > li[data-key="${key}"]`);
+             return li.dataset.points === '2' && li.querySelector('.row-status').textContent === 'Saved'; }""",
+        arg=key,
+    )
+    assert "5 of 10" in phone.locator("#budget").inner_text()
+    assert phone.evaluate("() => document.activeElement.matches('#vote-list .plus')")  # focus stays
 
     assert errors == [], errors
     for ctx in (laptop, screen_ctx, phone_ctx):
@@ -258,6 +308,7 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     card.wait_for()
     assert "<b>farms</b>" in card.inner_text()  # user text is shown as text, never parsed
     assert "Your proposal" in card.inner_text()
+    wait_quiet(phone)
     phone.screenshot(path=str(ARTIFACTS / "phone-propose.png"), full_page=True)
     assert_accessible(phone, "phone propose")
 
@@ -277,6 +328,7 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     item.locator("summary").click()
     item.locator(".comment", has_text="Water use must be measured first.").wait_for()
     assert "Comments: 1" in item.locator("summary").inner_text()
+    wait_quiet(phone)
     phone.screenshot(path=str(ARTIFACTS / "phone-discuss.png"), full_page=True)
     assert_accessible(phone, "phone discuss")
 
@@ -307,6 +359,7 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     priority.wait_for()
     assert "Wind surplus and two universities." in priority.inner_text()
     assert "Jobs created" in priority.inner_text()
+    wait_quiet(phone)
     phone.screenshot(path=str(ARTIFACTS / "phone-decide.png"), full_page=True)
     assert_accessible(phone, "phone decide")
 
@@ -315,4 +368,529 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
 
     assert errors == [], errors
     for ctx in (laptop, screen_ctx, phone_ctx):
+        ctx.close()
+
+
+# ---------------------------------------------------------------- results that resist capture
+
+EXTRA_DOMAINS = [
+    "Green hydrogen valleys",
+    "Circular forestry and bio-based materials",
+    "Aquaculture and blue food",
+    "Creative industries and design",
+    "Smart logistics for ports",
+]
+SEEDED = [
+    "Advanced manufacturing for the energy transition",
+    "Digital services for public health",
+    "Sustainable tourism and cultural heritage",
+]
+
+
+def give_points(phone, title: str, points: int) -> None:
+    """Tap + on one domain's row until it holds `points`, and wait until it is saved."""
+    row = phone.locator("#vote-list > li", has_text=title)
+    plus = row.get_by_role("button", name=f"Add a point to {title}")
+    for _ in range(points):
+        plus.tap()
+    phone.wait_for_function(
+        "([title, points]) => Array.from(document.querySelectorAll('#vote-list > li')).some(li =>"
+        " li.querySelector('.title').textContent === title && li.dataset.points === points"
+        " && li.querySelector('.row-status').textContent === 'Saved')",
+        arg=[title, str(points)],
+    )
+
+
+def vote_order(phone) -> list[str]:
+    return phone.locator("#vote-list > li .title").all_inner_texts()
+
+
+def join_phone(chromium, base: str, code: str, helix: str, errors: list[str], name: str):
+    ctx = phone_context(chromium, base)
+    phone = ctx.new_page()
+    collect_errors(errors, phone, name)
+    phone.goto(f"/w/{code}")
+    phone.wait_for_function(READY)
+    phone.get_by_role("radio", name=helix).check()
+    phone.get_by_role("button", name="Join").click()
+    phone.wait_for_selector("#view-lobby:not([hidden])")
+    return ctx, phone
+
+
+def test_results_warnings_shuffle_and_the_line(live_server, chromium, tmp_path):
+    """Hidden results until reveal, both charts, one-helix and under-representation warnings
+    on the console, a per-phone domain order, and what falls below the line at max_priorities."""
+    template = tmp_path / "eight-domains.toml"
+    text = TEMPLATE.read_text().replace("max_priorities = 5", "max_priorities = 2")
+    assert "max_priorities = 2" in text
+    template.write_text(text + "".join(f'\n[[domains]]\ntitle = "{t}"\n' for t in EXTRA_DOMAINS))
+    ws = live_server.seed(template=template)
+    live_server.start()
+    base = live_server.url
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+
+    laptop = chromium.new_context(viewport={"width": 1280, "height": 800}, base_url=base)
+    console = laptop.new_page()
+    collect_errors(errors, console, "console")
+    log_in(console)
+    console.goto(f"/f/w/{ws['id']}")
+    console.wait_for_function(READY)
+
+    screen_ctx = chromium.new_context(viewport={"width": 1280, "height": 720}, base_url=base)
+    screen = screen_ctx.new_page()
+    collect_errors(errors, screen, "screen")
+    screen.goto(f"/screen/{ws['code']}")
+    screen.wait_for_function(READY)
+
+    # Two phones of different helices join in the lobby.
+    biz_ctx, biz = join_phone(chromium, base, ws["code"], "Business", errors, "business phone")
+    aca_ctx, aca = join_phone(chromium, base, ws["code"], "Academia and research", errors,
+                              "academia phone")
+
+    # Before the vote opens, the console warns about the helices nobody came from.
+    warning = console.locator("#participation-warning")
+    warning.wait_for()
+    assert console.evaluate("() => document.body.dataset.phase") == "lobby"
+    for helix in ("Public administration", "Civil society", "Funding bodies"):
+        assert helix in warning.inner_text()
+    assert "Business" not in warning.inner_text()
+    civil = console.locator("#counts li", has_text="Civil society")
+    assert civil.get_attribute("data-under") == "yes"
+    assert "under-represented" in civil.inner_text()
+
+    # The vote: each phone lists the domains in its own order, stable across a reload.
+    console.get_by_role("button", name="Vote", exact=True).click()
+    biz.wait_for_selector("#view-vote:not([hidden])")
+    aca.wait_for_selector("#view-vote:not([hidden])")
+    server_order = SEEDED + EXTRA_DOMAINS
+    biz_order, aca_order = vote_order(biz), vote_order(aca)
+    assert sorted(biz_order) == sorted(aca_order) == sorted(server_order)
+    assert biz_order != aca_order
+    assert server_order not in (biz_order, aca_order)
+    biz.reload()
+    biz.wait_for_function(READY)
+    biz.wait_for_selector("#view-vote:not([hidden])")
+    assert vote_order(biz) == biz_order
+
+    # Business backs one domain alone, academia another; both back "Smart logistics".
+    give_points(biz, SEEDED[0], 5)
+    give_points(biz, "Smart logistics for ports", 3)
+    give_points(aca, "Aquaculture and blue food", 5)
+    give_points(aca, "Smart logistics for ports", 3)
+
+    # The console always sees the results, with the warnings in plain words.
+    console.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#results-body tr')).some(tr =>"
+        " tr.textContent.includes('Smart logistics for ports')"
+        " && tr.querySelectorAll('td')[1].textContent === '6')"
+    )
+    alone = console.locator("#warnings li", has_text=SEEDED[0])
+    alone.wait_for()
+    assert "Support comes only from Business" in alone.inner_text()
+    other = console.locator("#warnings li", has_text="Aquaculture and blue food")
+    assert "Support comes only from Academia and research" in other.inner_text()
+    assert console.locator("#warnings li", has_text="Smart logistics for ports").count() == 0
+    row = console.locator("#results-body tr", has_text=SEEDED[0])
+    assert "Support comes only from Business" in row.inner_text()
+    console.wait_for_function(
+        "() => { const c = Chart.getChart(document.getElementById('consensus-chart'));"
+        " return c && c.data.datasets.reduce((n, d) => n + d.data.length, 0) === 3; }"
+    )
+
+    # The projector shows no results before the reveal...
+    screen.wait_for_timeout(500)  # room for a (wrong) results broadcast to arrive
+    assert screen.locator("#results-panel").is_hidden()
+    assert screen.locator("#ranking li").count() == 0
+    assert screen.evaluate("() => window.edpConsensusChart === undefined")
+    assert screen.locator("#rank-bars li").count() == 0
+    assert screen.evaluate("() => document.body.dataset.stage") == "domains"  # titles, no figures
+    assert "Score" not in screen.locator("body").inner_text()
+
+    # ... and both charts after it.
+    console.get_by_role("button", name="Show results to everyone").click()
+    screen.wait_for_selector("#results-panel:not([hidden])")
+    points = screen.wait_for_function(
+        """() => {
+             const c = window.edpConsensusChart;
+             if (!c) return null;
+             const byKind = Object.fromEntries(c.data.datasets.map(d => [d.key, d.data.map(p => p.title)]));
+             return byKind.one_helix.length === 2 ? byKind : null;
+           }"""
+    ).json_value()
+    assert sorted(points["one_helix"]) == sorted([SEEDED[0], "Aquaculture and blue food"])
+    assert points["broad"] == ["Smart logistics for ports"]
+    assert screen.locator("#ranking li").first.locator(".title").inner_text() == (
+        "Smart logistics for ports")
+    legend = screen.locator("#helix-legend li .legend-label").all_inner_texts()
+    assert legend == ["Business", "Academia and research"]  # the per-helix split
+    top = screen.locator("#rank-bars > li").first
+    assert top.locator(".title").inner_text() == "Smart logistics for ports"
+    assert top.locator(".seg").count() == 2
+    assert "Business: 3" in top.locator(".rank-split").text_content()
+    screen.wait_for_timeout(500)  # let the animation finish before the screenshot
+    screen.screenshot(path=str(ARTIFACTS / "screen-results.png"))
+    assert_accessible(screen, "projector (results)")
+
+    # Decide: the cap is 2. Two domains supported by one helix each make the list; the domain
+    # with the highest score and both helices behind it falls below the line, and the console
+    # says so.
+    console.get_by_role("button", name="Decide", exact=True).click()
+    console.wait_for_selector('.phase-button[data-phase="decide"][aria-pressed="true"]')
+    ids = console.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('#below-line tr'))
+             .map(tr => [tr.querySelector('.title').textContent, Number(tr.dataset.domain)]))"""
+    )
+    for rank, title in enumerate([SEEDED[0], "Aquaculture and blue food"], start=1):
+        ack = console.evaluate(
+            """([wid, domain, rank]) => window.edpSocket.emitWithAck('decide',
+                 {workshop_id: wid, domain_id: domain, rank, rationale: 'Tested on purpose'})""",
+            [ws["id"], ids[title], rank],
+        )
+        assert ack["ok"], ack
+    tradeoff = console.locator("#tradeoff")
+    console.wait_for_function("() => document.querySelector('#tradeoff').dataset.full === 'yes'")
+    above = console.locator("#above-line tr").all_inner_texts()
+    assert [SEEDED[0] in above[0], "Aquaculture and blue food" in above[1]] == [True, True]
+    assert "Support comes only from Business" in above[0]
+    assert "Below the line" in console.locator("#line-label").inner_text()
+    below = console.locator("#below-line tr", has_text="Smart logistics for ports")
+    assert "Scores higher than priority 1" in below.inner_text()  # 6 points against 5
+    assert "100%" in below.inner_text()  # both helices gave it 3 points: full consensus
+    assert console.locator("#below-line tr").count() == len(server_order) - 2
+    # A further priority is refused: the short list cannot grow past the cap.
+    ack = console.evaluate(
+        """([wid, domain]) => window.edpSocket.emitWithAck('decide',
+             {workshop_id: wid, domain_id: domain, rank: 3, rationale: 'One too many'})""",
+        [ws["id"], ids["Smart logistics for ports"]],
+    )
+    assert not ack["ok"]
+    tradeoff.scroll_into_view_if_needed()
+    console.wait_for_timeout(400)
+    console.screenshot(path=str(ARTIFACTS / "console-results.png"), full_page=True)
+    assert_accessible(console, "console (results and the line)")
+
+    assert errors == [], errors
+    for ctx in (laptop, screen_ctx, biz_ctx, aca_ctx):
+        ctx.close()
+
+
+# ---------------------------------------------------------------- a whole workshop in Spanish
+
+# Strings from the es catalogue (edp/translations/es/LC_MESSAGES/messages.po).
+ES = {
+    "join_h": "Unirse al taller",
+    "join": "Unirse",
+    "lobby": "Sala de espera",
+    "propose": "Proponer",
+    "discuss": "Debatir",
+    "vote": "Votación",
+    "results": "Resultados",
+    "decide": "Decidir",
+    "closed": "Cerrado",
+    "saved": "Guardado",
+}
+AGRI = {
+    "riego": "Riego de precisión",
+    "bio": "Bioinsumos y control biológico",
+    "traza": "Trazabilidad y certificación de origen",
+    "residuos": "Valorización de residuos agroindustriales",
+    "agro": "Agroturismo y gastronomía local",
+    "rural": "Turismo rural y gastronomía",
+}
+
+
+def wait_quiet(phone) -> None:
+    """Ready for a screenshot: no transient toast on screen, scrolled to the top (a full-page
+    screenshot of a scrolled page paints the sticky bar in the middle)."""
+    phone.wait_for_function("() => !document.getElementById('status').textContent", timeout=10000)
+    phone.evaluate("() => window.scrollTo(0, 0)")
+
+
+def join_in_spanish(chromium, base, code, locale, helix, errors, name):
+    """A phone opens the join page with its browser's language and ends up joined in Spanish."""
+    ctx = phone_context(chromium, base, locale=locale)
+    phone = ctx.new_page()
+    collect_errors(errors, phone, name)
+    phone.goto(f"/w/{code}")
+    phone.wait_for_function(READY)
+    if locale.startswith("en"):
+        # An English-only browser gets English first; the picker switches to Spanish.
+        assert phone.locator("#join-h").inner_text() == "Join the workshop"
+        phone.get_by_role("link", name="Español").click()
+        phone.wait_for_url("**lang=es**")
+    elif locale.startswith("pt"):
+        assert phone.locator("#join-h").inner_text() == "Entrar na oficina"
+        phone.get_by_role("link", name="Español").click()
+        phone.wait_for_url("**lang=es**")
+    # Null-safe: the check may run while the page is still being replaced.
+    phone.wait_for_function(
+        "() => !!document.documentElement && document.documentElement.lang === 'es'"
+        " && window.edpReady === true"
+    )
+    assert phone.locator("#join-h").inner_text() == ES["join_h"]
+    assert phone.get_by_role("link", name="Español").get_attribute("aria-current") == "true"
+    phone.get_by_role("radio", name=helix).check()
+    phone.get_by_role("button", name=ES["join"], exact=True).click()
+    phone.wait_for_selector("#view-lobby:not([hidden])")
+    assert "Ya está en el taller" in phone.locator("#view-lobby h2").inner_text()
+    assert phone.locator("#me-label").inner_text() == f"Participa como: {helix}"
+    return ctx, phone
+
+
+def set_phase(console, phase: str, minutes: str = "") -> None:
+    console.locator("#timer-minutes").fill(minutes)  # by id: new strings get translated meanwhile
+    key = {v: k for k, v in ES.items()}[phase]
+    console.get_by_role("button", name=phase, exact=True).click()
+    console.wait_for_selector(f'.phase-button[data-phase="{key}"][aria-pressed="true"]')
+
+
+def score(phone, title: str, values: dict[str, int]) -> None:
+    """Tap the chips of one domain's scales, each saved before the next."""
+    card = phone.locator("#vote-list > li", has_text=title)
+    for criterion, value in values.items():
+        card.locator(f'[data-criterion="{criterion}"] input[value="{value}"]').check()
+        phone.wait_for_function(
+            """([title, criterion, value]) => {
+                 const li = Array.from(document.querySelectorAll('#vote-list > li'))
+                   .find(li => li.querySelector('.title').textContent === title);
+                 return li && !li.dataset.pending && li.querySelector('.row-status').textContent === 'Guardado'
+                   && li.querySelector(`[data-criterion="${criterion}"] input:checked`)?.value === String(value);
+               }""",
+            arg=[title, criterion, value],
+        )
+
+
+def test_whole_workshop_in_spanish(live_server, chromium):
+    """Console, projector and three phones run the Spanish agri-food focus group (scoring)
+    from the lobby to the closed workshop; every face speaks Spanish, the countdown set on the
+    console shows on the projector and the phones, and each face is screenshotted and checked
+    with axe-core."""
+    ws = live_server.seed(template=AGRI_TEMPLATE)
+    live_server.start()
+    base = live_server.url
+    code = ws["code"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+
+    # Facilitator: the log-in page follows the (English) browser; the console the workshop.
+    laptop = chromium.new_context(viewport={"width": 1280, "height": 800}, base_url=base)
+    console = laptop.new_page()
+    collect_errors(errors, console, "console")
+    log_in(console)
+    console.goto(f"/f/w/{ws['id']}")
+    console.wait_for_function(READY)
+    assert "Consola" in console.title()
+    assert console.locator("#phase-now").inner_text() == f"Fase: {ES['lobby']}"
+    for phase in ("lobby", "propose", "discuss", "vote", "results", "decide", "closed"):
+        assert console.get_by_role("button", name=ES[phase], exact=True).count() == 1
+    assert console.get_by_role("heading", name="Dominios y moderación").is_visible()
+
+    # Projector.
+    screen_ctx = chromium.new_context(viewport={"width": 1280, "height": 720}, base_url=base)
+    screen = screen_ctx.new_page()
+    collect_errors(errors, screen, "screen")
+    screen.goto(f"/screen/{code}")
+    screen.wait_for_function(READY)
+    assert screen.locator("html").get_attribute("lang") == "es"
+    assert screen.locator("#phase-label").inner_text() == ES["lobby"]
+    assert screen.get_by_role("heading", name="Participe desde su teléfono").is_visible()
+    assert screen.locator("#join-code").inner_text() == code
+    assert screen.locator(".qr svg").is_visible()
+    assert screen.locator("#timer").is_hidden()
+
+    # Three phones of three helices: a Spanish phone gets Spanish at once; an English and a
+    # Portuguese one pick Spanish on the join page.
+    helices = ["Empresas y cooperativas", "Academia e investigación", "Sociedad civil"]
+    phones = []
+    for i, (locale, helix) in enumerate(zip(["es-ES", "en-US", "pt-BR"], helices), start=1):
+        phones.append(join_in_spanish(chromium, base, code, locale, helix, errors, f"phone {i}"))
+        if i == 2:
+            # The English phone before it joined, now in Spanish: the join page for the README.
+            pass
+    (c1, p1), (c2, p2), (c3, p3) = phones
+    screen.wait_for_function("() => document.getElementById('total').textContent === 'Participantes: 3'")
+    console.wait_for_function(
+        "() => document.getElementById('total').textContent.includes('Participantes: 3')"
+    )
+
+    # A fresh phone's join page, for the screenshot and axe.
+    c4 = phone_context(chromium, base, locale="es-ES")
+    p4 = c4.new_page()
+    collect_errors(errors, p4, "phone 4")
+    p4.goto(f"/w/{code}")
+    p4.wait_for_function(READY)
+    p4.get_by_role("radio", name="Medio ambiente y sostenibilidad").check()
+    p4.screenshot(path=str(ARTIFACTS / "es-phone-join.png"))
+    assert_accessible(p4, "phone join (es)")
+    c4.close()
+
+    # Propose, with a five-minute countdown: the projector and the phones count down.
+    set_phase(console, ES["propose"], "5")
+    screen.wait_for_selector("#timer:not([hidden])")
+    value = screen.locator("#timer .timer-value").inner_text()
+    assert value in ("05:00", "04:59", "04:58"), value
+    assert screen.locator("#phase-label").inner_text() == ES["propose"]
+    console.wait_for_selector("#console-timer:not([hidden])")
+    for phone in (p1, p2, p3):
+        phone.wait_for_selector("#view-propose:not([hidden])")
+        phone.wait_for_selector("#timer:not([hidden])")
+        assert phone.locator("#phase-label").inner_text() == f"Fase: {ES['propose']}"
+
+    # An error in plain words (no title), then two proposals, the second a near-duplicate.
+    p1.get_by_role("button", name="Enviar propuesta").click()
+    assert p1.locator("#propose-status").inner_text() == "Póngale un título a su propuesta."
+    for phone, title in ((p1, AGRI["agro"]), (p2, AGRI["rural"])):
+        phone.get_by_label("Título", exact=True).fill(title)
+        phone.get_by_label("Descripción (opcional)").fill("Rutas del vino, del queso y del olivo.")
+        phone.get_by_role("button", name="Enviar propuesta").click()
+        phone.get_by_text("Gracias. Su propuesta fue agregada.").wait_for()
+    screen.locator("#side-domains li", has_text=AGRI["rural"]).wait_for()
+    wait_quiet(p1)
+    p1.screenshot(path=str(ARTIFACTS / "es-phone-propose.png"))
+    assert_accessible(p1, "phone propose (es)")
+    screen.screenshot(path=str(ARTIFACTS / "es-screen-propose.png"))
+    assert_accessible(screen, "projector join (es)")
+
+    # Moderation: merge the duplicate; both rows show the lineage.
+    row = console.locator("#domains-body tr").filter(has=console.locator(".title", has_text=AGRI["rural"]))
+    row.get_by_label(f"Fusionar {AGRI['rural']} con").select_option(label=AGRI["agro"])
+    row.get_by_role("button", name=f"Fusionar {AGRI['rural']}").click()
+    row.locator(".status-cell", has_text=f"Fusionado con: {AGRI['agro']}").wait_for()
+    target = console.locator("#domains-body tr").filter(has=console.locator(".title", has_text=AGRI["agro"]))
+    assert AGRI["rural"] in target.locator(".lineage").inner_text()
+    p2.locator("#propose-domains > li", has_text=AGRI["rural"]).wait_for(state="detached")
+    screen.locator("#side-domains li", has_text=AGRI["rural"]).wait_for(state="detached")
+
+    # Discuss (no minutes: the countdown goes away with the phase change).
+    set_phase(console, ES["discuss"])
+    screen.wait_for_selector("#timer", state="hidden")
+    p3.wait_for_selector("#view-discuss:not([hidden])")
+    p3.get_by_label("Dominio", exact=True).select_option(label=AGRI["riego"])
+    p3.get_by_role("radio", name="Preocupación").check()
+    p3.get_by_label("Comentario", exact=True).fill("Hace falta medir el consumo de agua primero.")
+    p3.get_by_role("button", name="Enviar comentario").click()
+    p3.get_by_text("Gracias. Su comentario fue agregado.").wait_for()
+    assert_accessible(p3, "phone discuss (es)")
+
+    # Vote (multi-criteria scoring) with a three-minute countdown.
+    set_phase(console, ES["vote"], "3")
+    for phone in (p1, p2, p3):
+        phone.wait_for_selector("#view-vote:not([hidden])")
+        assert phone.locator("#phase-label").inner_text() == f"Fase: {ES['vote']}"
+    screen.wait_for_function(
+        "() => /^0[23]:\\d\\d$/.test(document.querySelector('#timer .timer-value').textContent)"
+    )
+    # Phone 1 cannot score its own proposal in this workshop (vote_own = false).
+    own = p1.locator("#vote-list > li", has_text=AGRI["agro"])
+    assert own.get_attribute("data-own") == "yes"
+    assert own.locator('[data-criterion="assets"] input').first.is_disabled()
+    score(p1, AGRI["riego"], {"assets": 5, "innovation": 5, "market": 4, "sustainability": 4})
+    score(p1, AGRI["bio"], {"assets": 5, "innovation": 5})
+    score(p1, AGRI["traza"], {"assets": 3, "market": 4})
+    score(p1, AGRI["residuos"], {"assets": 3, "innovation": 3, "market": 2, "sustainability": 4})
+    score(p2, AGRI["riego"], {"assets": 4, "innovation": 5, "market": 4, "sustainability": 5})
+    score(p2, AGRI["bio"], {"assets": 1, "innovation": 2})
+    score(p2, AGRI["agro"], {"assets": 4, "market": 4})
+    score(p3, AGRI["riego"], {"assets": 4, "innovation": 4, "sustainability": 5})
+    score(p3, AGRI["agro"], {"assets": 2, "market": 3})
+    score(p3, AGRI["residuos"], {"assets": 4, "sustainability": 5})
+    # Keyboard: an arrow key moves a scale to the next value, which is saved like a tap.
+    card = p1.locator("#vote-list > li", has_text=AGRI["traza"])
+    card.locator('[data-criterion="market"] input[value="4"]').focus()
+    p1.keyboard.press("ArrowRight")
+    p1.wait_for_function(
+        """(title) => { const li = Array.from(document.querySelectorAll('#vote-list > li'))
+             .find(li => li.querySelector('.title').textContent === title);
+           return li.querySelector('[data-criterion="market"] input:checked').value === '5'
+             && li.querySelector('.row-status').textContent === 'Guardado'; }""",
+        arg=AGRI["traza"],
+    )
+    # Two domains with every criterion scored, of the four phone 1 may score.
+    assert re.search(r"\b2\b.*\b4\b", p1.locator("#progress").inner_text())
+
+    wait_quiet(p1)
+    p1.evaluate("() => window.scrollTo(0, 0)")
+    p1.screenshot(path=str(ARTIFACTS / "es-phone-vote.png"))
+    assert_accessible(p1, "phone vote (es)")
+    # Scrolled down to a scored domain: the countdown and the progress stay at the top.
+    p1.evaluate(
+        """(title) => {
+             const li = Array.from(document.querySelectorAll('#vote-list > li'))
+               .find(li => li.querySelector('.title').textContent === title);
+             const bar = document.getElementById('sticky-bar');
+             window.scrollTo(0, li.getBoundingClientRect().top + window.scrollY - bar.offsetHeight - 12);
+           }""",
+        AGRI["riego"],
+    )
+    assert p1.locator("#sticky-bar").is_visible()
+    assert p1.locator("#sticky-bar").bounding_box()["y"] == 0
+    p1.screenshot(path=str(ARTIFACTS / "es-phone-vote-scrolled.png"))
+    console.wait_for_function(
+        "(title) => document.querySelector('#results-body')?.textContent.includes(title)",
+        arg=AGRI["residuos"],
+    )
+
+    # The facilitator stops the countdown: it goes from every face.
+    console.locator("#timer-stop").click()
+    screen.wait_for_selector("#timer", state="hidden")
+    p2.wait_for_selector("#timer", state="hidden")
+    console.wait_for_selector("#console-timer", state="hidden")
+    assert console.evaluate("() => document.activeElement.id") == "timer-start"
+
+    # Results, for everyone, with a two-minute countdown.
+    set_phase(console, ES["results"], "2")
+    screen.wait_for_selector("#results-panel:not([hidden])")
+    screen.wait_for_function(
+        "() => document.querySelectorAll('#rank-bars > li').length === 5"
+        " && document.querySelector('#rank-bars > li .title').textContent === 'Riego de precisión'"
+    )
+    legend = screen.locator("#helix-legend .legend-label").all_inner_texts()
+    assert legend == helices
+    assert screen.locator("#phase-label").inner_text() == ES["results"]
+    assert screen.locator("#timer .timer-value").inner_text().startswith(("02:", "01:"))
+    for phone in (p1, p2, p3):
+        phone.wait_for_selector("#view-results:not([hidden])")
+        assert phone.locator("#results-h").inner_text() == ES["results"]
+        phone.locator("#results-list li", has_text=AGRI["riego"]).wait_for()
+    screen.wait_for_timeout(800)  # let the bars and the chart finish moving
+    screen.screenshot(path=str(ARTIFACTS / "es-screen.png"))
+    assert_accessible(screen, "projector results (es)")
+    wait_quiet(p2)
+    p2.screenshot(path=str(ARTIFACTS / "es-phone-results.png"))
+    assert_accessible(p2, "phone results (es)")
+
+    # Decide: a priority with rationale and indicators.
+    set_phase(console, ES["decide"])
+    item = console.locator("#decide-list > li", has_text=AGRI["riego"])
+    item.locator("summary").click()
+    item.get_by_label("Posición").fill("1")
+    item.get_by_label("Justificación (obligatoria)").fill(
+        "Masa crítica de cooperativas de regantes y dos grupos universitarios."
+    )
+    item.get_by_label("Indicadores, uno por línea").fill(
+        "Hectáreas con riego de precisión | 1200 | 5000\nAgua ahorrada (hm³)"
+    )
+    item.get_by_role("button", name="Guardar prioridad").click()
+    console.locator("#shortlist li", has_text=f"Prioridad 1: {AGRI['riego']}").wait_for()
+    assert_accessible(console, "console (es)")
+    console.screenshot(path=str(ARTIFACTS / "es-console.png"), full_page=True)
+
+    # Closed: the phones thank everyone; the projector shows the agreed priorities.
+    set_phase(console, ES["closed"])
+    for phone in (p1, p2, p3):
+        phone.get_by_text("El taller ha terminado. Gracias por participar.").wait_for()
+        assert phone.locator("#decide-h").inner_text() == "Prioridades acordadas"
+        phone.locator("#priorities .indicators li", has_text="Hectáreas con riego de precisión").wait_for()
+    screen.locator("#priorities li", has_text=f"Prioridad 1: {AGRI['riego']}").wait_for()
+    assert screen.locator("#priorities-h").inner_text() == "Prioridades acordadas"
+    assert screen.locator("#phase-label").inner_text() == ES["closed"]
+    wait_quiet(p3)
+    p3.screenshot(path=str(ARTIFACTS / "es-phone-closed.png"))
+    assert_accessible(p3, "phone closed (es)")
+    screen.screenshot(path=str(ARTIFACTS / "es-screen-closed.png"))
+    assert_accessible(screen, "projector closed (es)")
+
+    assert errors == [], errors
+    for ctx in (laptop, screen_ctx, c1, c2, c3):
         ctx.close()

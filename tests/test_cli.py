@@ -178,14 +178,16 @@ def test_init_db_twice_on_postgresql():
     assert {"workshop", "event", "vote", "alembic_version"} <= tables
 
 
-def test_migrations_match_the_models_and_downgrade_cleanly(cli_db):
+def test_migrations_match_the_models_and_downgrade_cleanly(tmp_path):
     """A model change without its migration would leave real databases behind."""
     migrations = str(ROOT / "migrations")
-    check = run(cli_db["env"], "db", "check", "-d", migrations)
+    env = environment(f"sqlite:///{tmp_path / 'migrations.sqlite3'}")
+    assert run(env, "init-db").returncode == 0
+    check = run(env, "db", "check", "-d", migrations)
     assert check.returncode == 0, check.stdout + check.stderr
-    down = run(cli_db["env"], "db", "downgrade", "-d", migrations, "base")
+    down = run(env, "db", "downgrade", "-d", migrations, "base")
     assert down.returncode == 0, down.stderr
-    up = run(cli_db["env"], "init-db")
+    up = run(env, "init-db")
     assert up.returncode == 0, up.stderr
 
 

@@ -271,7 +271,7 @@ def test_json_record_has_every_event_and_comment_and_no_one_named(app, built):
     data, mimetype, name = export(app, built["id"], "json")
     assert mimetype == "application/json" and name.endswith(".json")
     record = json.loads(data)
-    assert record["format"] == "edp-live-record" and record["version"] == 1
+    assert record["format"] == "edp-live-record" and record["version"] == exports.RECORD_VERSION == 2
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", record["exported_at"])
 
     with app.app_context():
@@ -461,3 +461,411 @@ def test_cli_export_writes_every_format(tmp_path):
     assert (tmp_path / "out.md").read_text("utf-8").startswith("# Grupo focal")
     for fmt in ("xlsx", "docx"):
         assert zipfile.is_zipfile(tmp_path / f"out.{fmt}")
+
+
+# ---------------------------------------------------------------- the record a drafter uses
+
+RICH_INDICATORS = [
+    "Jobs in irrigation services",
+    {"name": "Hectares with precision irrigation", "baseline": "1200", "target": "5000"},
+    {"name": "Water use per tonne", "target": "-20%"},
+]
+RICH_FUNDERS = ["ERDF regional programme", "Regional development bank"]
+
+
+def build_rich(app, world, anonymity: str = "anonymous") -> dict:
+    """Dot voting with the whole life of a deliberation: proposals with SDGs, comments of every
+    stance, votes changed, a chain of merges after the vote (points move), a hidden domain,
+    reveals, and priorities with indicator objects and funders, one decided twice."""
+    world.facilitator()
+    info = world.workshop(template=TEMPLATE, anonymity=anonymity)
+    with app.app_context():
+        ws = db.session.get(Workshop, info["id"])
+        rules.set_phase(ws, "propose")
+        people = _people(ws, ["government", "business", "academia", "civil_society",
+                              "environment", "funders"])
+        a = rules.propose(people[1], "Smart irrigation", "Sensors and scheduling.",
+                          "Cooperatives already measure soil moisture.", sdgs=[2, 6])
+        b = rules.propose(people[2], "Irrigation sensors", "Low-cost sensors.", sdgs=[9])
+        c = rules.propose(people[3], "Water reuse", "Treated water for farms.", sdgs=[6, 12])
+        d = rules.propose(people[4], "Tourism again", "")
+        db.session.commit()
+        rules.set_phase(ws, "discuss")
+        manufacturing = rules.domains_of(ws, rules.VOTABLE)[0]
+        comments = {
+            "support": rules.comment(people[0], a.id, "support", "Saves water in dry years."),
+            "evidence": rules.comment(people[2], a.id, "evidence", "Pilot cut water use by 18%."),
+            "concern": rules.comment(people[5], a.id, "concern", "Who pays for the sensors?"),
+            "question": rules.comment(people[4], a.id, "question", "What about smallholders?"),
+            "other": rules.comment(people[1], manufacturing.id, "support", "Export markets."),
+        }
+        db.session.commit()
+        rules.set_phase(ws, "vote")
+        for p, ballot in zip(people, [
+            {a.id: 4, manufacturing.id: 3},
+            {a.id: 5, b.id: 2},
+            {b.id: 4, c.id: 3},
+            {c.id: 5, manufacturing.id: 1},
+            {a.id: 2, d.id: 2},
+            {manufacturing.id: 5},
+        ]):
+            for domain_id, points in ballot.items():
+                rules.vote(p, domain_id, points)
+        rules.vote(people[0], a.id, 5)  # a vote changed
+        db.session.commit()
+        rules.moderate(ws, c.id, "merge", into=b.id)  # water reuse -> sensors
+        rules.moderate(ws, b.id, "merge", into=a.id)  # sensors (with reuse) -> irrigation
+        rules.moderate(ws, d.id, "hide")
+        rules.reveal(ws, True)
+        rules.reveal(ws, False)
+        db.session.commit()
+        rules.set_phase(ws, "results")
+        rules.set_phase(ws, "decide")
+        rules.decide(ws, a.id, 1, "Water scarcity; cooperatives ready.", RICH_INDICATORS,
+                     RICH_FUNDERS)
+        rules.decide(ws, manufacturing.id, 2, "Critical mass.", ["Firms in the value chain"])
+        rules.decide(ws, manufacturing.id, 2, "Critical mass and export markets.",
+                     ["Firms in the value chain"])  # updated
+        db.session.commit()
+        return {
+            **info,
+            "a": a.id, "b": b.id, "c": c.id, "d": d.id, "manufacturing": manufacturing.id,
+            "titles": {x.id: x.title for x in rules.domains_of(ws)},
+            "names": [p.name for p in people] + [p.organisation for p in people],
+            "tokens": [p.token for p in people],
+            "people": [(p.name, p.organisation, p.helix) for p in people],
+            "comments": {k: v.text for k, v in comments.items()},
+        }
+
+
+def _events(app, workshop_id: int) -> list[Event]:
+    with app.app_context():
+        rows = db.session.scalars(
+            sa.select(Event).where(Event.workshop_id == workshop_id).order_by(Event.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_event_log_records_every_change_with_role_and_helix(app, world):
+    rich = build_rich(app, world)
+    events = _events(app, rich["id"])
+    kinds = [e.kind for e in events]
+    for kind in ("workshop_created", "join", "propose", "comment", "vote", "moderate", "phase",
+                 "reveal", "decide"):
+        assert kind in kinds, kind
+    for e in events:
+        assert e.at is not None and e.actor_role in ("participant", "facilitator", "system")
+        if e.actor_role == "participant":
+            assert e.helix and e.participant_id
+        assert not {"name", "organisation", "token"} & set(e.payload)
+    seeds = [e.payload for e in events if e.kind == "propose" and e.actor_role == "system"]
+    assert seeds and all("description" in p and "sdgs" in p for p in seeds)
+    proposal = next(e for e in events if e.kind == "propose" and e.payload["domain_id"] == rich["a"])
+    assert proposal.payload["sdgs"] == [2, 6] and proposal.payload["description"]
+    comment = next(e for e in events if e.kind == "comment")
+    assert comment.payload["text"] == rich["comments"]["support"]
+    changed = [e.payload for e in events if e.kind == "vote" and e.actor_role == "participant"
+               and e.payload["domain_id"] == rich["a"] and e.payload["before"] == 4]
+    assert changed == [{"domain_id": rich["a"], "points": 5, "before": 4}]
+    assert [(e.payload["before"], e.payload["phase"]) for e in events if e.kind == "phase"][-2:] \
+        == [("vote", "results"), ("results", "decide")]
+    # Shown, hidden, then shown again on entering the results phase.
+    assert [e.payload["shown"] for e in events if e.kind == "reveal"] == [True, False, True]
+
+    # Merges keep their lineage and the points they moved.
+    merges = [e.payload for e in events if e.kind == "moderate" and e.payload["action"] == "merge"]
+    first, second = merges
+    assert first["domain_id"] == rich["c"] and first["into"] == rich["b"]
+    assert first["points_moved"] == 8 and first["ballots_moved"] == 2
+    assert first["lineage"] == [{"domain_id": rich["c"], "into": rich["b"]}]
+    assert second["into_title"] == "Smart irrigation" and second["before"] == "approved"
+    assert second["lineage"] == [{"domain_id": rich["b"], "into": rich["a"]},
+                                 {"domain_id": rich["c"], "into": rich["b"]}]
+    moved = [e for e in events if e.kind == "vote" and e.actor_role == "system"]
+    assert moved and all(e.helix and e.payload["reason"] in ("merged", "hidden") for e in moved)
+
+    # Decisions carry rationale, indicators (objects kept), funders, the change and the list.
+    decides = [e.payload for e in events if e.kind == "decide"]
+    assert decides[0]["indicators"] == RICH_INDICATORS and decides[0]["funders"] == RICH_FUNDERS
+    assert decides[0]["before"] is None
+    assert decides[-1]["before"]["rationale"] == "Critical mass."
+    assert decides[-1]["shortlist"] == [rich["a"], rich["manufacturing"]]
+
+
+def test_record_never_stores_identities(app, world):
+    world.facilitator()
+    info = world.workshop()
+    with app.app_context():
+        ws = db.session.get(Workshop, info["id"])
+        ev = rules.record(ws, "join", "participant", name="Ana", organisation="Org", token="t",
+                          note="kept")
+        assert ev.payload == {"note": "kept"}
+        db.session.rollback()
+
+
+def test_decide_indicator_objects_and_funders_rules(app, world):
+    world.facilitator()
+    info = world.workshop()
+    with app.app_context():
+        ws = db.session.get(Workshop, info["id"])
+        rules.set_phase(ws, "decide")
+        first = rules.domains_of(ws, rules.VOTABLE)[0].id
+        pr = rules.decide(ws, first, 1, "Why", [" Jobs ", "", {"name": " Area ", "baseline": 12,
+                                                              "target": 2.5, "x": "dropped"},
+                                                {"name": "Share", "baseline": ""}],
+                          [" ERDF ", "", "ERDF", "Bank"])
+        assert pr.indicators == ["Jobs", {"name": "Area", "baseline": "12", "target": "2.5"},
+                                 {"name": "Share"}]
+        assert pr.funders == ["ERDF", "Bank"]
+        pr = rules.decide(ws, first, 1, "Why again", ["Jobs"])  # funders omitted: kept
+        assert pr.funders == ["ERDF", "Bank"] and pr.indicators == ["Jobs"]
+        pr = rules.decide(ws, first, 1, "Why again", ["Jobs"], [])  # an empty list clears
+        assert pr.funders == []
+        for bad in ([{"baseline": "1"}], [{"name": "x", "target": True}], [3],
+                    [{"name": "x", "target": float("nan")}]):
+            with pytest.raises(rules.EDPError) as exc:
+                rules.decide(ws, first, 1, "Why", bad)
+            assert exc.value.code == "bad_payload"
+        with pytest.raises(rules.EDPError):
+            rules.decide(ws, first, 1, "Why", [], [7])
+        db.session.rollback()
+
+
+def _read_xlsx(data: bytes) -> dict[str, pd.DataFrame]:
+    return pd.read_excel(io.BytesIO(data), sheet_name=None)
+
+
+def test_exports_attach_evidence_lineage_indicators_and_funders(app, world):
+    from docx import Document
+    from flask_babel import force_locale
+
+    from edp.sdgs import sdg_label
+
+    rich = build_rich(app, world)
+    a, b, c = rich["a"], rich["b"], rich["c"]
+    results = live_results(app, rich["id"])
+    entry = next(e for e in results["ranking"] if e["domain_id"] == a)
+    frames = None
+    with app.app_context():
+        frames = exports.tables(db.session.get(Workshop, rich["id"]))
+    assert list(frames) == list(exports.SHEETS)
+
+    # Priorities: the evidence numbers are the live results.
+    prio = frames["Priorities"].set_index("domain_id")
+    row = prio.loc[a]
+    for key in ("score", "balanced_score", "consensus", "spread"):
+        assert row[key] == pytest.approx(entry[key])
+    assert bool(row["polarised"]) == entry["polarised"]
+    assert bool(row["one_helix"]) == entry["one_helix"]
+    assert row["supporting_comments"] == 2 and row["opposing_comments"] == 2
+    assert row["funders"] == "; ".join(RICH_FUNDERS)
+    assert "Hectares with precision irrigation (baseline 1200, target 5000)" in row["indicators"]
+
+    # Workbook: one sheet per table, read back.
+    sheets = _read_xlsx(export(app, rich["id"], "xlsx")[0])
+    assert list(sheets)[:len(exports.SHEETS)] == list(exports.SHEETS)
+    ind = pd.read_excel(io.BytesIO(export(app, rich["id"], "xlsx")[0]), sheet_name="Indicators",
+                        dtype=str)  # baselines and targets are text ("-20%")
+    assert list(ind["Indicator"]) == ["Jobs in irrigation services",
+                                      "Hectares with precision irrigation",
+                                      "Water use per tonne", "Firms in the value chain"]
+    assert ind.loc[1, "Baseline"] == "1200" and ind.loc[1, "Target"] == "5000"
+    assert ind.loc[2, "Target"] == "-20%" and pd.isna(ind.loc[2, "Baseline"])
+    assert list(sheets["Funders"]["Funder or instrument"]) == RICH_FUNDERS
+    evidence = sheets["Evidence"]
+    first = evidence[evidence["Domain id"] == a].set_index("Helix")
+    assert first.loc["Public administration", "Support"] == pytest.approx(
+        entry["by_helix"]["government"])
+    assert first.loc["Funding bodies", "Concerns and questions"] == 1
+    assert first.loc["Academia and research", "Supporting comments"] == 1
+    lineage = sheets["Lineage"].set_index("Domain id")
+    assert lineage.loc[c, "Merged into (id)"] == b and lineage.loc[c, "Final domain id"] == a
+    assert lineage.loc[b, "Final domain"] == "Smart irrigation"
+    domains = sheets["Domains"].set_index("Domain id")
+    assert domains.loc[a, "Merged from"] == f"#{b} Irrigation sensors; #{c} Water reuse"
+    with app.test_request_context(), force_locale("en"):
+        expected_sdgs = f"{sdg_label(2)}; {sdg_label(6)}"
+    assert domains.loc[a, "Sustainable Development Goals"] == expected_sdgs
+    assert expected_sdgs == "SDG 2: Zero hunger; SDG 6: Clean water and sanitation"
+    timeline = sheets["Timeline"]
+    assert any("Merged: Water reuse into Irrigation sensors" in s for s in timeline["What happened"])
+    assert len(sheets["Events"]) == len(_events(app, rich["id"]))
+
+    # JSON: lineage per domain, evidence per priority.
+    record = json.loads(export(app, rich["id"], "json")[0])
+    by_id = {d["domain_id"]: d for d in record["domains"]}
+    assert by_id[c]["merged_into"] == b and by_id[b]["merged_into"] == a
+    assert by_id[a]["lineage"] == [
+        {"domain_id": b, "title": "Irrigation sensors", "into": a},
+        {"domain_id": c, "title": "Water reuse", "into": b}]
+    assert by_id[b]["lineage"] == [{"domain_id": c, "title": "Water reuse", "into": b}]
+    assert by_id[a]["sdg_names"] == ["SDG 2: Zero hunger", "SDG 6: Clean water and sanitation"]
+    top = record["priorities"][0]
+    assert top["indicators"] == RICH_INDICATORS and top["funders"] == RICH_FUNDERS
+    texts = {cm["comment_id"]: cm["text"] for cm in record["comments"]}
+    assert sorted(texts[i] for i in top["evidence"]["supporting"]) == sorted(
+        [rich["comments"]["support"], rich["comments"]["evidence"]])
+    assert sorted(texts[i] for i in top["evidence"]["opposing"]) == sorted(
+        [rich["comments"]["concern"], rich["comments"]["question"]])
+    assert top["evidence"]["consensus"] == pytest.approx(entry["consensus"])
+    assert all(cm["participant"].startswith("p") for cm in record["comments"])
+
+    # DOCX: a domain sheet per priority with SDG names, lineage, indicators and funders.
+    doc = Document(io.BytesIO(export(app, rich["id"], "docx")[0]))
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith(("Heading", "Title"))]
+    for expected in ("Domain sheets", "Domain sheet: Smart irrigation", "Below the line",
+                     "Deliberation timeline", "Supporters and concerns by helix"):
+        assert expected in headings
+    body = "\n".join(p.text for p in doc.paragraphs)
+    assert "SDG 6: Clean water and sanitation" in body
+    assert "Merged from: Irrigation sensors; Water reuse" in body
+    for funder in RICH_FUNDERS:
+        assert funder in body
+    for text in rich["comments"].values():
+        assert text in body
+    tables: dict[tuple, list] = {}
+    for t in doc.tables:
+        tables.setdefault(tuple(cell.text for cell in t.rows[0].cells), []).append(t)
+    indicators = tables[("Indicator", "Baseline", "Target")][0]  # priority 1's sheet
+    assert [tuple(cell.text for cell in r.cells) for r in indicators.rows[1:]] == [
+        ("Jobs in irrigation services", "", ""),
+        ("Hectares with precision irrigation", "1200", "5000"),
+        ("Water use per tonne", "", "-20%")]
+    assert ("Helix", "Participants", "Voters") in tables
+    assert len(doc.inline_shapes) >= 3  # participation, results, helix split
+    assert_anonymous(body, rich)
+
+    # Markdown: the same content.
+    md = export(app, rich["id"], "md")[0].decode()
+    assert "#### Monitoring indicators" in md
+    assert "| Hectares with precision irrigation | 1200 | 5000 |" in md
+    assert "**Merged from:** Irrigation sensors; Water reuse" in md
+    assert "## Deliberation timeline" in md and "## Below the line" in md
+    assert "Merged: Irrigation sensors into Smart irrigation · 14 points moved" in md
+    assert_anonymous(md, rich)
+
+
+def test_named_workshop_shows_names_on_comments_and_proposals_only(app, world):
+    from docx import Document
+
+    rich = build_rich(app, world, anonymity="named")
+    name, org, _helix = rich["people"][1]  # proposed "Smart irrigation", commented
+    commenter = rich["people"][5]  # the concern
+    record = json.loads(export(app, rich["id"], "json")[0])
+    assert record["workshop"]["settings"]["anonymity"] == "named"
+    proposal = next(d for d in record["domains"] if d["domain_id"] == rich["a"])
+    assert (proposal["proposer_name"], proposal["proposer_organisation"]) == (name, org)
+    concern = next(c for c in record["comments"] if c["stance"] == "concern")
+    assert (concern["name"], concern["organisation"]) == commenter[:2]
+    # ... never in the event log, never a token.
+    events_text = json.dumps(record["events"])
+    for secret in rich["names"] + rich["tokens"]:
+        assert secret not in events_text
+    assert not any(t in json.dumps(record) for t in rich["tokens"])
+
+    sheets = _read_xlsx(export(app, rich["id"], "xlsx")[0])
+    authors = set(sheets["Deliberation"]["Author"])
+    assert f"{commenter[0]} ({commenter[1]})" in authors
+    assert f"{name} ({org})" in set(sheets["Domains"]["Proposed by"].dropna())
+    for sheet in ("Events", "Timeline"):
+        text = sheets[sheet].to_csv()
+        assert not any(secret in text for secret in rich["names"])
+    doc = Document(io.BytesIO(export(app, rich["id"], "docx")[0]))
+    body = "\n".join(p.text for p in doc.paragraphs)
+    assert f"{commenter[0]} ({commenter[1]})" in body
+    timeline = body[body.index("Deliberation timeline"):]
+    assert not any(secret in timeline for secret in rich["names"])
+    md = export(app, rich["id"], "md")[0].decode()
+    assert f"{name} ({org})" in md
+    assert not any(secret in md[md.index("## Deliberation timeline"):] for secret in rich["names"])
+
+
+def test_anonymous_workshop_shows_no_identity_anywhere(app, world):
+    rich = build_rich(app, world)
+    for fmt in exports.FORMATS:
+        data = export(app, rich["id"], fmt)[0]
+        if fmt in ("xlsx", "docx"):
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                text = "".join(z.read(n).decode("utf-8", "ignore") for n in z.namelist()
+                               if n.endswith(".xml"))
+        else:
+            text = data.decode("utf-8-sig")
+        assert_anonymous(text, rich)
+    record = json.loads(export(app, rich["id"], "json")[0])
+    assert "name" not in record["comments"][0]
+    assert all("proposer_name" not in d for d in record["domains"])
+
+
+def test_exports_are_in_the_workshops_language(app, world):
+    info = build_agri(app, world)
+    sheets = _read_xlsx(export(app, info["id"], "xlsx")[0])
+    assert tr(app, info, "Funders and instruments") in sheets["Priorities"].columns
+    md = export(app, info["id"], "md")[0].decode()
+    for heading in ("Method and participation", "Domain sheets", "Below the line",
+                    "Deliberation timeline"):
+        assert f"## {tr(app, info, heading)}" in md
+    from flask_babel import force_locale
+
+    from edp.sdgs import sdg_label
+
+    with app.test_request_context(), force_locale("es"):
+        expected = sdg_label(6)
+    if any(6 in d["sdgs"] for d in json.loads(export(app, info["id"], "json")[0])["domains"]):
+        assert expected in md
+
+
+def test_unknown_anonymity_is_refused(app, world):
+    world.facilitator()
+    with pytest.raises(ValueError, match="anonymity"):
+        world.workshop(anonymity="public")
+
+
+def test_exports_of_a_thousand_participants_are_complete(sqlite_url):
+    """1,000 participants who joined, proposed, commented and voted: every format is whole.
+    (Speed is measured by bench/exports.py, not here.)"""
+    import random
+
+    from conftest import World, make_app
+
+    app = make_app(sqlite_url)
+    world = World(app)
+    world.facilitator()
+    info = world.workshop(template=TEMPLATE)
+    rng = random.Random(1000)
+    with app.app_context():
+        ws = db.session.get(Workshop, info["id"])
+        rules.set_phase(ws, "propose")
+        helices = ws.helix_keys()
+        people = [rules.join(ws.code, helices[i % len(helices)])[0] for i in range(1000)]
+        for i in range(30):
+            rules.propose(people[i], f"Domain {i}", "A description " * 5, sdgs=[1 + i % 17])
+        rules.set_phase(ws, "discuss")
+        domains = rules.domains_of(ws, rules.VOTABLE)
+        for p in people[:600]:
+            rules.comment(p, rng.choice(domains).id, rng.choice(rules.STANCES), "Text " * 20)
+        rules.set_phase(ws, "vote")
+        for p in people:
+            left = ws.budget
+            for d in rng.sample(domains, 4):
+                points = rng.randint(0, min(left, 5))
+                if points:
+                    left = rules.vote(p, d.id, points)
+        for d in domains[-3:]:
+            rules.moderate(ws, d.id, "merge", into=domains[0].id)
+        rules.set_phase(ws, "decide")
+        for rank, d in enumerate(domains[:5], start=1):
+            rules.decide(ws, d.id, rank, "Because", RICH_INDICATORS, RICH_FUNDERS)
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count(Event.id))) > 5000
+    for fmt in exports.FORMATS:
+        with app.app_context():
+            ws = db.session.get(Workshop, info["id"])
+            data, _mimetype, _name = exports.build(ws, fmt)
+        if fmt in ("csv", "json", "md"):
+            text = data.decode("utf-8-sig")
+            assert all(f"Domain {i}" in text for i in range(5)), fmt
+        else:
+            assert data[:2] == b"PK", fmt  # a zip container: xlsx and docx
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

@@ -290,3 +290,136 @@ def test_the_same_flow_on_postgresql(tmp_path, socks):
         basic_flow(srv, info, socks)
     finally:
         srv.stop()
+
+
+def _engine_url(engine: str, tmp_path) -> str:
+    if engine == "sqlite":
+        return f"sqlite:///{tmp_path / 'burst.sqlite3'}"
+    if not postgres_available():
+        missing("PostgreSQL", f"start it at {POSTGRES_URL}")
+    reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+def _stored_votes(db_url: str, workshop_id: int) -> dict[tuple[int, int], int]:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT participant_id, domain_id, points FROM vote WHERE workshop_id = :w"),
+                {"w": workshop_id}).all()
+    finally:
+        engine.dispose()
+    return {(int(p), int(d)): int(n) for p, d, n in rows}
+
+
+def _last_vote_events(db_url: str, workshop_id: int) -> dict[tuple[int, int], int]:
+    """The points of the latest `vote` event per participant and domain (the record)."""
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT participant_id, payload FROM event WHERE workshop_id = :w AND "
+                "kind = 'vote' ORDER BY id"), {"w": workshop_id}).all()
+    finally:
+        engine.dispose()
+    last = {}
+    for pid, payload in rows:
+        payload = json.loads(payload) if isinstance(payload, str) else payload
+        last[(int(pid), int(payload["domain_id"]))] = int(payload["points"])
+    return last
+
+
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kill_9_during_a_vote_burst_loses_no_acked_vote(engine, tmp_path, socks):
+    """The server is killed while phones are still sending. Afterwards every (phone, domain)
+    holds its last acked value, or the value of the one send still in flight at the kill
+    (acked ⊆ stored, stored ⊆ sent); the record agrees; the restarted server serves it."""
+    db_url = _engine_url(engine, tmp_path)
+    first = LiveServer(db_url, log_dir=tmp_path)
+    first.env.update({"EDP_RATE_BURST": "100000", "EDP_RATE_PER_SECOND": "100000"})
+    info = first.seed()
+    first.start()
+    url, wid = first.url, info["id"]
+    fac = socks.open(url, cookie=login_cookie(url))
+    seeds = [d["domain_id"] for d in ok(fac.call("facilitate", {"workshop_id": wid}))
+             ["state"]["domains"]][:3]
+    ok(fac.call("phase", {"workshop_id": wid, "phase": "vote"}))
+    helices = ["government", "business", "academia", "civil_society", "environment", "funders"]
+    phones = [socks.open(url) for _ in range(8)]
+    joined = [ok(p.call("join", {"code": info["code"], "helix": helices[k % 6]}))
+              for k, p in enumerate(phones)]
+    # Per phone, in order: [domain_id, points, "sent" | "acked" | "refused" | "lost"].
+    sent: list[list[list]] = [[] for _ in phones]
+    acked = [0]
+    lock = threading.Lock()
+
+    def burst(k: int) -> None:
+        # At most 3 points on each of 3 domains: never over the budget of 10, so every vote
+        # the server reads is accepted and every refusal would be a bug.
+        for step in range(10_000):
+            entry = [seeds[step % 3], (k + step) % 3 + 1, "sent"]
+            sent[k].append(entry)
+            try:
+                ack = phones[k].sio.call("vote", {"domain_id": entry[0], "points": entry[1]},
+                                         timeout=5)
+            except Exception:  # noqa: BLE001  (the server is gone: this send may or may not count)
+                entry[2] = "lost"
+                return
+            entry[2] = "acked" if ack.get("ok") else "refused"
+            with lock:
+                acked[0] += 1
+
+    threads = [threading.Thread(target=burst, args=(k,)) for k in range(len(phones))]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: acked[0] >= 300, timeout=60, what="a few hundred acked votes")
+    finally:
+        first.kill()  # kill -9 in the middle of the burst
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads)
+    first.stop()
+    entries = [e for log in sent for e in log]
+    assert not [e for e in entries if e[2] == "refused"]
+    assert sum(e[2] == "lost" for e in entries) >= 1, "the kill came after the burst"
+
+    stored = _stored_votes(db_url, wid)
+    expected: dict[tuple[int, int], int] = {}
+    for k, log in enumerate(sent):
+        pid = joined[k]["participant_id"]
+        for d in seeds:
+            mine = [e for e in log if e[0] == d]
+            done = [i for i, e in enumerate(mine) if e[2] == "acked"]
+            if done:
+                allowed = {mine[done[-1]][1]} | {e[1] for e in mine[done[-1] + 1:]}
+            else:
+                allowed = {0} | {e[1] for e in mine}
+            got = stored.get((pid, d), 0)
+            assert got in allowed, (k, d, got, mine[-3:])
+            if got:
+                expected[(pid, d)] = got
+    assert stored == expected  # and nothing stored that no phone sent
+    # Each stored ballot was committed with its event: the record ends on the same value.
+    record = _last_vote_events(db_url, wid)
+    assert {key: n for key, n in record.items() if n} == stored
+
+    second = LiveServer(db_url, log_dir=tmp_path).start()
+    try:
+        url = second.url
+        fac = socks.open(url, cookie=login_cookie(url))
+        state = ok(fac.call("facilitate", {"workshop_id": wid}))["state"]
+        totals: dict[int, int] = {}
+        for (_pid, d), n in stored.items():
+            totals[d] = totals.get(d, 0) + n
+        assert {k: v for k, v in scores(state["results"]).items() if v} == totals
+        for k, me in enumerate(joined):
+            phone = socks.open(url)
+            back = ok(phone.call("join", {"code": info["code"], "token": me["token"]}))
+            mine = {str(d): n for (pid, d), n in stored.items() if pid == me["participant_id"]}
+            assert back["state"]["me"]["votes"] == mine
+    finally:
+        second.stop()
+    log = second.log_path.read_text(errors="replace") + first.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]

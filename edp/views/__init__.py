@@ -1,5 +1,8 @@
 """HTTP views, one blueprint per face of the app."""
-from flask import Flask
+from flask import Flask, Response, jsonify, request
+
+from .. import workshop as rules
+from ..limits import client_address, join_guard
 
 
 def register(app: Flask) -> None:
@@ -8,6 +11,25 @@ def register(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+
+    # Pages and JSON that look a workshop up by its join code: wrong codes drain the address's
+    # guessing bucket (see edp/limits.py), and an empty bucket answers 429 for any code.
+    by_code = {"pages.participant", "pages.screen", "api.workshop_info"}
+
+    @app.before_request
+    def refuse_code_guessing():
+        if request.endpoint in by_code and not join_guard().allowed(None, client_address()):
+            message = str(rules.MESSAGES["rate_limited"])
+            if request.endpoint.startswith("api."):
+                return jsonify({"error": {"code": "rate_limited", "message": message}}), 429
+            return Response(message, status=429, mimetype="text/plain")
+        return None
+
+    @app.after_request
+    def count_wrong_codes(response):
+        if request.endpoint in by_code and response.status_code == 404:
+            join_guard().wrong_code(None, client_address())
+        return response
 
     @app.after_request
     def security_headers(response):

@@ -29,6 +29,10 @@ class LoginForm(FlaskForm):
 
 def _throttled(email: str) -> bool:
     now = time.monotonic()
+    if len(_failures) > 10_000:
+        # Guesses at many made-up addresses must not grow this without bound.
+        for stale in [e for e, times in _failures.items() if not times or now - times[-1] >= WINDOW]:
+            del _failures[stale]
     recent = [t for t in _failures.get(email, []) if now - t < WINDOW]
     _failures[email] = recent
     return len(recent) >= MAX_FAILURES

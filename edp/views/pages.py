@@ -48,11 +48,28 @@ def _workshop_or_404(code: str) -> Workshop:
         abort(404)
 
 
-def _use_language(ws: Workshop) -> str:
+def _browser_language(default: str) -> str:
+    """The workshop's language, unless the browser does not accept it at all: then the
+    browser's best match among ours (an English-only phone in a Spanish workshop gets English;
+    the join page's language picker changes it either way)."""
+    accepted = request.accept_languages
+    if not accepted or any(
+        value.split("-")[0].lower() in (default, "*") for value, quality in accepted if quality > 0
+    ):
+        return default
+    return accepted.best_match(rules.LANGUAGES) or default
+
+
+def _use_language(ws: Workshop, browser: bool = False) -> str:
+    """?lang= (remembered in the session), else the session's choice, else the workshop's
+    language (the participant page also weighs the browser's, see `_browser_language`)."""
     lang = request.args.get("lang")
     if lang in rules.LANGUAGES:
         session["lang"] = lang
-    g.locale = session.get("lang") if session.get("lang") in rules.LANGUAGES else ws.language
+    if session.get("lang") in rules.LANGUAGES:
+        g.locale = session["lang"]
+    else:
+        g.locale = _browser_language(ws.language) if browser else ws.language
     return g.locale
 
 
@@ -73,7 +90,7 @@ def index():
 @bp.get("/w/<code>")
 def participant(code: str):
     ws = _workshop_or_404(code)
-    lang = _use_language(ws)
+    lang = _use_language(ws, browser=True)
     page = {
         "code": ws.code,
         "title": ws.title,

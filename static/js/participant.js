@@ -1,7 +1,8 @@
 // The participant's phone: join, then one view per phase, driven by `state` broadcasts.
 import {
-  act, countRows, emit, h, helixLabel, num, onConnect, page, renderBars, send, setStatus, socket, syncList, t,
+  act as sendAct, countRows, emit, h, helixLabel, num, onConnect, page, renderBars, send, setStatus, socket, syncList, t,
 } from "./socket.js";
+import { countdown } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = `edp.token.${page.code}`;
@@ -31,6 +32,50 @@ function saveToken(value) {
 }
 
 const statusEl = $("status");
+let online = false; // connected and rejoined: actions go out now, not after a reconnect
+
+// ---------------------------------------------------------------- countdown and sticky bar
+
+let lastLeft = null;
+const timer = countdown($("timer"), (left) => {
+  // Announce the last minute and the end once each (the timer itself is not a live region).
+  const note = $("timer-note");
+  if (left !== null && lastLeft !== null) {
+    if (left <= 60 && lastLeft > 60) note.textContent = t("one_minute_left");
+    if (left === 0 && lastLeft > 0) note.textContent = t("time_up");
+  }
+  lastLeft = left;
+  updateStickyBar();
+});
+
+function updateStickyBar() {
+  $("sticky-bar").hidden = $("timer").hidden && $("budget").hidden && $("progress").hidden;
+}
+
+// ---------------------------------------------------------------- feedback while offline
+
+// An action sent while the connection is down waits (socket.js sends it again after the
+// rejoin, with the same client_id, so it is never counted twice). Say so instead of "Saving…".
+const pendingText = () => (online ? t("saving") : t("queued"));
+
+function refreshPending() {
+  const waiting = new Set([t("saving"), t("queued")]);
+  for (const el of document.querySelectorAll('[data-kind="pending"]')) {
+    if (waiting.has(el.textContent)) el.textContent = pendingText();
+  }
+}
+
+/** socket.js `act`, with the pending text telling whether the action waits for the network. */
+function act(el, event, payload, okText) {
+  const done = sendAct(el, event, payload, okText);
+  refreshPending();
+  return done;
+}
+
+socket.on("disconnect", () => {
+  online = false;
+  refreshPending();
+});
 const approved = () => (state ? state.domains.filter((d) => d.status === "approved") : []);
 const phaseName = (phase) => t(`phase_${phase}`);
 
@@ -84,7 +129,9 @@ onConnect(async () => {
   // First connection or a reconnection: a stored token rejoins as the same participant.
   if (token) await join({ token });
   rejoining = false;
+  online = true;
   render();
+  refreshPending();
 });
 
 socket.on("state", (s) => {
@@ -111,6 +158,7 @@ function applyState(s) {
   state = s;
   results = s.results || null;
   if (s.me) me = s.me;
+  timer.update(s.workshop);
   render();
 }
 
@@ -132,6 +180,9 @@ function render() {
   const shown = visibleViews();
   for (const view of VIEWS) $(`view-${view}`).hidden = !shown.includes(view);
   document.body.dataset.phase = joined && state ? state.workshop.phase : "join";
+  $("budget").hidden = !(shown.includes("vote") && state && state.workshop.method === "dot");
+  $("progress").hidden = !(shown.includes("vote") && state && state.workshop.method === "score");
+  updateStickyBar();
   if (!joined || !state) {
     $("phase-label").textContent = rejoining ? t("connecting") : "";
     $("me-label").hidden = true;
@@ -302,13 +353,34 @@ function shownRemaining() {
   return left;
 }
 
+// Anti-herding: every phone lists the domains in its own order, so the first domain on the
+// screen does not collect the hurried votes. The order is a seeded shuffle: a hash of
+// (participant id, domain id) sorts the domains, so it is the same on every state update and
+// reload, and a domain added later slots in without reshuffling the others.
+function mix(a, b) {
+  let x = (Math.imul(a | 0, 0x9e3779b1) ^ Math.imul((b | 0) + 0x7f4a7c15, 0x85ebca77)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+function shuffledForMe(domains) {
+  const seed = me ? Number(me.participant_id) || 0 : 0;
+  const key = new Map(domains.map((d) => [d.domain_id, mix(seed, d.domain_id)]));
+  return domains.slice().sort((a, b) => key.get(a.domain_id) - key.get(b.domain_id) || a.domain_id - b.domain_id);
+}
+
+/** The workshop forbids voting for one's own proposal and this domain is one. */
+const ownBlocked = (d) => state.workshop.vote_own === false && Boolean(me && me.proposed && me.proposed.includes(d.domain_id));
+
 function renderVote() {
   const ws = state.workshop;
-  const domains = approved();
+  const all = shuffledForMe(approved());
+  // A ranking that holds one's own proposal would be refused as a whole: leave them out.
+  const domains = ws.method === "rank" ? all.filter((d) => !ownBlocked(d)) : all;
   $("vote-help").textContent = t(`vote_help_${ws.method}`);
   $("vote-empty").hidden = domains.length > 0;
   $("vote-empty").textContent = t("no_domains");
-  $("budget").hidden = ws.method !== "dot";
   $("rank-actions").hidden = ws.method !== "rank" || !domains.length;
   const list = $("vote-list");
   $("view-vote").dataset.method = ws.method;
@@ -328,9 +400,14 @@ function renderDot(list, domains, ws) {
           h("button", { type: "button", class: "step minus", onclick: () => setPoints(d.domain_id, shownPoints(d.domain_id) - 1) }, "−"),
           h("output", { class: "points" }),
           h("button", { type: "button", class: "step plus", onclick: () => setPoints(d.domain_id, shownPoints(d.domain_id) + 1) }, "+")),
+        h("p", { class: "own-note small" }),
         h("p", { class: "row-status small" })),
     (li, d) => {
       const points = shownPoints(d.domain_id);
+      const own = ownBlocked(d);
+      li.dataset.own = own ? "yes" : "no";
+      li.querySelector(".own-note").textContent = own ? t("own_no_vote") : "";
+      li.querySelector(".own-note").hidden = !own;
       li.querySelector(".title").textContent = d.title;
       const desc = li.querySelector(".desc");
       desc.textContent = d.description || "";
@@ -342,8 +419,8 @@ function renderDot(list, domains, ws) {
       const plus = li.querySelector(".plus");
       minus.setAttribute("aria-label", t("remove_point", { title: d.title }));
       plus.setAttribute("aria-label", t("add_point", { title: d.title }));
-      minus.disabled = points <= 0;
-      plus.disabled = left <= 0 || (ws.cap && points >= ws.cap);
+      minus.disabled = own || points <= 0;
+      plus.disabled = own || left <= 0 || (ws.cap && points >= ws.cap);
     });
 }
 
@@ -365,8 +442,8 @@ async function pump(id) {
   const out = $("vote-status");
   while (desired.has(id) && desired.get(id) !== savedPoints(id)) {
     const want = desired.get(id);
-    rowStatus(id, t("saving"), "pending");
-    setStatus(out, t("saving"), "pending");
+    rowStatus(id, pendingText(), "pending");
+    setStatus(out, pendingText(), "pending");
     const ack = await send("vote", { domain_id: id, points: want });
     if (ack.ok) {
       if (ack.points) me.votes[String(id)] = ack.points;
@@ -387,6 +464,11 @@ async function pump(id) {
 
 function renderScore(list, domains, ws) {
   const criteria = ws.criteria || [];
+  // Progress: domains with every criterion scored, out of those this participant may score.
+  const mine = (d) => (me && me.scores && me.scores[String(d.domain_id)]) || {};
+  const complete = (d) => criteria.every((c) => mine(d)[c.key]);
+  const open = domains.filter((d) => !ownBlocked(d));
+  $("progress").textContent = t("scored_progress", { n: open.filter(complete).length, total: open.length });
   syncList(list, domains, (d) => `score-${d.domain_id}`,
     (d) =>
       h("li", { class: "card score-card" },
@@ -402,15 +484,22 @@ function renderScore(list, domains, ws) {
                   onchange: () => sendScore(d.domain_id, c.key, v),
                 }),
                 h("span", {}, String(v)))))),
+        h("p", { class: "own-note small" }),
         h("p", { class: "row-status small" })),
     (li, d) => {
       li.querySelector(".title").textContent = d.title;
+      const own = ownBlocked(d);
+      li.dataset.own = own ? "yes" : "no";
+      li.querySelector(".own-note").textContent = own ? t("own_no_vote") : "";
+      li.querySelector(".own-note").hidden = !own;
+      for (const fieldset of li.querySelectorAll(".scale")) fieldset.disabled = own;
+      li.dataset.complete = !own && complete(d) ? "yes" : "no";
       const desc = li.querySelector(".desc");
       desc.textContent = d.description || "";
       desc.hidden = !d.description;
-      const mine = (me && me.scores && me.scores[String(d.domain_id)]) || {};
+      const given = mine(d);
       for (const c of criteria) {
-        const value = mine[c.key];
+        const value = given[c.key];
         for (const input of li.querySelectorAll(`[data-criterion="${c.key}"] input`)) {
           if (li.dataset.pending !== c.key) input.checked = Number(input.value) === value;
         }
@@ -422,7 +511,7 @@ async function sendScore(domainId, criterion, value) {
   const li = $("vote-list").querySelector(`[data-key="score-${domainId}"]`);
   const rowOut = li && li.querySelector(".row-status");
   if (li) li.dataset.pending = criterion;
-  setStatus(rowOut, t("saving"), "pending");
+  setStatus(rowOut, pendingText(), "pending");
   const ack = await act($("vote-status"), "score", { domain_id: domainId, criterion, value });
   if (li) delete li.dataset.pending;
   if (ack.ok) {
@@ -436,6 +525,8 @@ async function sendScore(domainId, criterion, value) {
 }
 
 function renderRank(list, domains) {
+  // `domains` comes shuffled for this participant: a saved ranking keeps its order, and only
+  // domains it does not hold yet (all of them before the first save) follow in shuffled order.
   const ids = domains.map((d) => d.domain_id);
   if (!rankOrder) rankOrder = (me && me.ranking ? me.ranking : []).filter((id) => ids.includes(id));
   rankOrder = rankOrder.filter((id) => ids.includes(id));
@@ -502,6 +593,18 @@ function renderResults() {
   })));
 }
 
+/** A monitoring indicator: a plain string, or {name, baseline?, target?}. */
+function indicatorText(item) {
+  if (!item || typeof item !== "object") return String(item ?? "");
+  const vars = { name: item.name || "", baseline: item.baseline ?? "", target: item.target ?? "" };
+  const hasBase = vars.baseline !== "";
+  const hasTarget = vars.target !== "";
+  if (hasBase && hasTarget) return t("indicator_from_to", vars);
+  if (hasBase) return t("indicator_baseline", vars);
+  if (hasTarget) return t("indicator_target", vars);
+  return vars.name;
+}
+
 function renderDecide() {
   const closed = state.workshop.phase === "closed";
   $("closed-note").hidden = !closed;
@@ -522,7 +625,7 @@ function renderDecide() {
       const indicators = p.indicators || [];
       li.querySelector(".ind-label").textContent = indicators.length ? t("indicators") : "";
       li.querySelector(".ind-label").hidden = !indicators.length;
-      li.querySelector(".indicators").replaceChildren(...indicators.map((x) => h("li", {}, x)));
+      li.querySelector(".indicators").replaceChildren(...indicators.map((x) => h("li", {}, indicatorText(x))));
     });
 }
 

@@ -45,30 +45,100 @@ socket.on("disconnect", () => {
 });
 
 const timeoutAck = () => ({ ok: false, error: { code: "timeout", message: t("timeout") } });
+const offlineAck = () => ({ ok: false, error: { code: "offline", message: t("offline") } });
+const badAck = () => ({ ok: false, error: { code: "bad_ack", message: t("error") } });
 
-/** Emit now (the connect hook's own events); resolves to {ok: true, ...} or {ok: false, error}. */
-export function emit(event, payload, ms = 10000) {
-  return socket
-    .timeout(ms)
-    .emitWithAck(event, payload)
-    .then(
-      (ack) => (ack && typeof ack === "object" ? ack : { ok: false, error: { code: "bad_ack", message: t("error") } }),
-      timeoutAck,
-    );
+// ---------------------------------------------------------------- idempotent actions
+
+// Participant actions carry a `client_id`; the server answers a repeated id with the original
+// ack and changes nothing, so an action whose ack was lost can be sent again safely.
+const ACTIONS = new Set(["join", "propose", "comment", "vote", "score", "rank"]);
+
+/** 128 random bits as hex (crypto.randomUUID needs HTTPS; getRandomValues does not). */
+export function newClientId() {
+  const bytes = new Uint8Array(16);
+  (window.crypto || window.msCrypto).getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** An action: waits (up to `ms`) until connected and rejoined, then emits with an ack. */
-export async function send(event, payload, ms = 10000) {
-  if (!window.edpReady) {
-    let timer;
-    const gaveUp = await Promise.race([
-      ready.then(() => false),
-      new Promise((resolve) => { timer = setTimeout(() => resolve(true), ms); }),
-    ]);
-    clearTimeout(timer);
-    if (gaveUp) return timeoutAck();
+// A join keeps one id per workshop on this device, even across reloads: a first join whose ack
+// was lost, sent again, then finds the same participant instead of creating a second one.
+const JOIN_KEY = `edp.join.${page.code || ""}`;
+function joinClientId() {
+  try {
+    let id = localStorage.getItem(JOIN_KEY);
+    if (!id) localStorage.setItem(JOIN_KEY, (id = newClientId()));
+    return id;
+  } catch (e) {
+    joinClientId.memory = joinClientId.memory || newClientId();
+    return joinClientId.memory;
   }
-  return emit(event, payload, ms);
+}
+
+function withClientId(event, payload) {
+  if (!ACTIONS.has(event) || !payload || typeof payload !== "object" || Array.isArray(payload)) return payload;
+  if (payload.client_id) return payload;
+  return { ...payload, client_id: event === "join" ? joinClientId() : newClientId() };
+}
+
+// Packets written while offline would be sent on reconnect before the page has rejoined (and
+// be refused with not_joined); `send` sends them again once ready, so drop the stale copies.
+socket.on("disconnect", () => {
+  if (Array.isArray(socket.sendBuffer)) socket.sendBuffer.length = 0;
+});
+
+/** One emit with an ack: the ack, or a timeout/offline error (never rejects). */
+function emitOnce(event, payload, ms) {
+  return new Promise((resolve) => {
+    let done = false;
+    let timer = null;
+    const finish = (ack) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.off("disconnect", dropped);
+      resolve(ack);
+    };
+    const dropped = () => finish(offlineAck());
+    timer = setTimeout(() => finish(timeoutAck()), ms);
+    socket.on("disconnect", dropped);
+    socket.emit(event, payload, (ack) => finish(ack && typeof ack === "object" ? ack : badAck()));
+  });
+}
+
+/** Emit now (the connect hook's own events); resolves to {ok: true, ...} or {ok: false, error}.
+ * Participant actions get a client_id. */
+export function emit(event, payload, ms = 10000) {
+  return emitOnce(event, withClientId(event, payload), ms);
+}
+
+function whenReady(ms) {
+  if (window.edpReady) return Promise.resolve(true);
+  let timer;
+  return Promise.race([
+    ready.then(() => true),
+    new Promise((resolve) => { timer = setTimeout(() => resolve(false), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const RETRY = new Set(["timeout", "offline"]);
+
+/**
+ * An action: waits until connected and rejoined, emits with an ack, and while no ack comes
+ * (lost connection, sleeping phone, timeout) sends the same payload again after the next
+ * rejoin, for up to `patience` ms. The client_id stays the same, so the server never counts a
+ * retry twice.
+ */
+export async function send(event, payload, ms = 10000, patience = 120000) {
+  const body = withClientId(event, payload);
+  const giveUp = Date.now() + patience;
+  let ack = timeoutAck();
+  while (Date.now() < giveUp) {
+    if (!(await whenReady(Math.max(0, giveUp - Date.now())))) break;
+    ack = await emitOnce(event, body, ms);
+    if (ack.ok || !ack.error || !RETRY.has(ack.error.code)) break;
+  }
+  return ack;
 }
 
 /** Run an action and show pending → saved (or the server's message) in a status element. */

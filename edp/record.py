@@ -1,0 +1,384 @@
+"""Import a workshop's JSON record (the `json` export) as a new workshop, and compare records.
+
+A later round of a continuous EDP, or another region pairing with this one, runs
+`edp workshop import FILE`: the workshop comes back with a new id and join code, and everything
+else as recorded: its settings and phase, the domains with their statuses and merge lineage,
+the participants as anonymous references with their helix (names and organisations only when
+the record is "named" and carries them on comments or proposals), the comments, the ballots
+(votes, scores, rankings), the priorities with indicators and funders, and the whole event log
+with its original times. Database ids inside event payloads are translated to the new ones, so
+the imported log replays (`edp.replay`) to the same results.
+
+Nothing new is added to the event log by an import, so the imported workshop exports the same
+record again: `canonical(a) == canonical(b)` for a record `a` and the export `b` of its import
+(ids are replaced by their position in the record, and the export time, the workshop's id and
+its code are left out).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import workshop as rules
+from .extensions import db
+from .models import (
+    Comment,
+    Domain,
+    Event,
+    Facilitator,
+    Participant,
+    Priority,
+    Ranking,
+    Score,
+    Vote,
+    Workshop,
+)
+
+RECORD_FORMAT = "edp-live-record"
+SUPPORTED_VERSIONS = (1, 2)
+STATUSES = ("pending", "approved", "hidden", "merged")
+
+# Event payload keys that hold a domain id, a list of domain ids, or a comment id.
+DOMAIN_KEYS = ("domain_id", "into", "merged_from", "merged_into", "unmerged_from")
+DOMAIN_LIST_KEYS = ("shortlist",)
+COMMENT_KEYS = ("comment_id",)
+
+
+class RecordError(ValueError):
+    """The file is not a record this version can import (the message says why)."""
+
+
+# ---------------------------------------------------------------- reading
+
+
+def load(source: str | Path | bytes) -> dict[str, Any]:
+    """Parse a record from a path or bytes and check its format and version."""
+    try:
+        raw = source if isinstance(source, bytes) else Path(source).read_bytes()
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(f"not a readable JSON record: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+        raise RecordError(f"not an EDP Live record (format must be {RECORD_FORMAT!r})")
+    if data.get("version") not in SUPPORTED_VERSIONS:
+        raise RecordError(f"record version {data.get('version')!r} is not supported "
+                          f"(supported: {', '.join(map(str, SUPPORTED_VERSIONS))})")
+    return data
+
+
+def _time(value: Any) -> datetime | None:
+    """ISO 8601 (with or without Z) -> naive UTC, as the database stores times."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value))  # Python 3.11 reads a trailing Z
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+# ---------------------------------------------------------------- ids
+
+
+def remap_payload(kind: str, payload: dict[str, Any], domain: Callable[[Any], Any],
+                  comment: Callable[[Any], Any]) -> dict[str, Any]:
+    """An event payload with its domain and comment ids passed through `domain`/`comment`."""
+    out = dict(payload or {})
+    for key in DOMAIN_KEYS:
+        if out.get(key) is not None:
+            out[key] = domain(out[key])
+    for key in DOMAIN_LIST_KEYS:
+        if isinstance(out.get(key), list):
+            out[key] = [domain(x) for x in out[key]]
+    if kind == "rank":
+        for key in ("order", "before"):
+            if isinstance(out.get(key), list):
+                out[key] = [domain(x) for x in out[key]]
+    if isinstance(out.get("lineage"), list):
+        out["lineage"] = [
+            {**x, **{k: domain(x[k]) for k in ("domain_id", "into") if x.get(k) is not None}}
+            if isinstance(x, dict) else domain(x)
+            for x in out["lineage"]
+        ]
+    for key in COMMENT_KEYS:
+        if out.get(key) is not None:
+            out[key] = comment(out[key])
+    return out
+
+
+def _lookup(mapping: dict[Any, Any]) -> Callable[[Any], Any]:
+    def get(value: Any) -> Any:
+        try:
+            return mapping.get(int(value), value)
+        except (TypeError, ValueError):
+            return value
+
+    return get
+
+
+def canonical(record: dict[str, Any]) -> dict[str, Any]:
+    """The record without what differs between two exports of the same deliberation: the
+    export time, the workshop's id and code, and database ids (domains become "d1", "d2"...,
+    comments "c1"..., events "e1"... in the record's order). A `server_time` in the workshop (a
+    live clock some versions wrote) is left out as well."""
+    r = copy.deepcopy(record)
+    r.pop("exported_at", None)
+    for key in ("id", "code", "server_time"):
+        r.get("workshop", {}).pop(key, None)
+    dmap = {int(d["domain_id"]): f"d{n}" for n, d in enumerate(r.get("domains", []), 1)}
+    cmap = {int(c["comment_id"]): f"c{n}" for n, c in enumerate(r.get("comments", []), 1)}
+    dom, com = _lookup(dmap), _lookup(cmap)
+    for d in r.get("domains", []):
+        d["domain_id"] = dom(d["domain_id"])
+        if d.get("merged_into") is not None:
+            d["merged_into"] = dom(d["merged_into"])
+        for x in d.get("lineage", []):
+            x["domain_id"], x["into"] = dom(x["domain_id"]), dom(x["into"])
+    for c in r.get("comments", []):
+        c["comment_id"], c["domain_id"] = com(c["comment_id"]), dom(c["domain_id"])
+    for entry in r.get("votes", {}).values():
+        entry["points"] = {dom(k): v for k, v in entry.get("points", {}).items()}
+    for entry in r.get("scores", {}).values():
+        entry["values"] = {dom(k): v for k, v in entry.get("values", {}).items()}
+    for entry in r.get("rankings", {}).values():
+        entry["order"] = [dom(x) for x in entry.get("order", [])]
+    for p in r.get("priorities", []):
+        p["domain_id"] = dom(p["domain_id"])
+        evidence = p.get("evidence") or {}
+        for key in ("supporting", "opposing"):
+            if key in evidence:
+                evidence[key] = [com(x) for x in evidence[key]]
+        for stance, ids in (evidence.get("by_stance") or {}).items():
+            evidence["by_stance"][stance] = [com(x) for x in ids]
+        for w in evidence.get("warnings", []):
+            if "domain_id" in w:
+                w["domain_id"] = dom(w["domain_id"])
+    results = r.get("results") or {}
+    for e in results.get("ranking", []):
+        e["domain_id"] = dom(e["domain_id"])
+    if "schulze" in results:
+        results["schulze"] = [dom(x) for x in results["schulze"]]
+    for w in results.get("warnings", []):
+        if "domain_id" in w:
+            w["domain_id"] = dom(w["domain_id"])
+    for n, e in enumerate(r.get("events", []), 1):
+        e["id"] = f"e{n}"
+        e["payload"] = remap_payload(e.get("kind", ""), e.get("payload") or {}, dom, com)
+    return r
+
+
+# ---------------------------------------------------------------- import
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise RecordError(f"{what}: not a number")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise RecordError(f"{what}: not a number ({value!r})") from None
+
+
+def import_record(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
+    """Recreate the recorded workshop for `facilitator` (new id and join code). Adds the rows to
+    the session; the caller commits (or rolls back: a bad record leaves nothing behind)."""
+    try:
+        return _import(record, facilitator)
+    except RecordError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RecordError(f"the record is incomplete or inconsistent: {exc!r}") from exc
+
+
+def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
+    if record.get("format") != RECORD_FORMAT or record.get("version") not in SUPPORTED_VERSIONS:
+        raise RecordError("not a supported EDP Live record")
+    w = record["workshop"]
+    helices = [{"key": str(h["key"]), "label": str(h["label"])} for h in w["helices"]]
+    if not helices:
+        raise RecordError("the workshop has no helices")
+    criteria = [{"key": str(c["key"]), "label": str(c["label"]), "weight": float(c["weight"])}
+                for c in w.get("criteria") or []]
+    for key, allowed in (("method", rules.METHODS), ("language", rules.LANGUAGES),
+                         ("phase", rules.PHASES)):
+        if w.get(key) not in allowed:
+            raise RecordError(f"workshop {key} must be one of {list(allowed)}")
+    settings = dict(w.get("settings") or {})
+    settings.setdefault("vote_own", bool(w.get("vote_own", True)))
+    settings.setdefault("description", w.get("description", ""))
+    if settings.get("anonymity", "anonymous") not in rules.ANONYMITY:
+        raise RecordError(f"anonymity must be one of {list(rules.ANONYMITY)}")
+    named = settings.get("anonymity") == "named"
+
+    ws = Workshop(
+        code=rules.new_code(),
+        title=str(w["title"])[:200],
+        region=str(w.get("region") or "")[:200],
+        language=w["language"],
+        method=w["method"],
+        budget=_int(w.get("budget", 10), "budget"),
+        cap=_int(w["cap"], "cap") if w.get("cap") else None,
+        max_priorities=_int(w.get("max_priorities", 5), "max_priorities"),
+        phase=w["phase"],
+        results_shown=bool(w.get("results_shown", False)),
+        moderation=w.get("moderation") if w.get("moderation") in ("pre", "post") else "post",
+        helices=helices,
+        criteria=criteria,
+        settings=settings,
+        facilitator=facilitator,
+    )
+    if w.get("created_at"):
+        ws.created_at = _time(w["created_at"])
+    if w.get("phase_ends_at") and hasattr(Workshop, "phase_ends_at"):
+        ws.phase_ends_at = _time(w["phase_ends_at"])
+    db.session.add(ws)
+    db.session.flush()
+
+    # Participants: references with their helix; names only from a "named" record.
+    names: dict[str, tuple[str, str]] = {}
+    if named:
+        for d in record.get("domains", []):
+            if d.get("proposed_by") and (d.get("proposer_name") or d.get("proposer_organisation")):
+                names[d["proposed_by"]] = (d.get("proposer_name") or "",
+                                           d.get("proposer_organisation") or "")
+        for c in record.get("comments", []):
+            if c.get("participant") and (c.get("name") or c.get("organisation")):
+                names[c["participant"]] = (c.get("name") or "", c.get("organisation") or "")
+    people: dict[str, Participant] = {}
+    for item in record.get("participants", []):
+        ref = str(item["ref"])
+        if ref in people:
+            raise RecordError(f"participant {ref} appears twice")
+        name, org = names.get(ref, ("", ""))
+        p = Participant(workshop_id=ws.id, token=secrets.token_urlsafe(24),
+                        helix=str(item["helix"])[:40], name=name[:120], organisation=org[:200])
+        if item.get("joined_at"):
+            p.created_at = _time(item["joined_at"])
+        people[ref] = p
+    db.session.add_all(people.values())
+    db.session.flush()
+
+    def person(ref: Any, what: str) -> Participant:
+        if ref not in people:
+            raise RecordError(f"{what}: unknown participant {ref!r}")
+        return people[ref]
+
+    # Domains, in id order; merges once every domain has its new id.
+    recorded = sorted(record.get("domains", []), key=lambda d: _int(d["domain_id"], "domain"))
+    dmap: dict[int, int] = {}
+    rows: list[tuple[dict, Domain]] = []
+    for d in recorded:
+        status = d.get("status", "approved")
+        if status not in STATUSES:
+            raise RecordError(f"domain {d['domain_id']}: unknown status {status!r}")
+        row = Domain(
+            workshop_id=ws.id,
+            title=str(d["title"])[:200],
+            description=str(d.get("description") or ""),
+            rationale=str(d.get("rationale") or ""),
+            sdgs=sorted({int(s) for s in d.get("sdgs") or [] if 1 <= int(s) <= 17}),
+            status=status,
+            seed=bool(d.get("seed")),
+            participant_id=person(d["proposed_by"], "domain").id if d.get("proposed_by") else None,
+        )
+        if d.get("created_at"):
+            row.created_at = _time(d["created_at"])
+        db.session.add(row)
+        db.session.flush()
+        old = _int(d["domain_id"], "domain")
+        if old in dmap:
+            raise RecordError(f"domain {old} appears twice")
+        dmap[old] = row.id
+        rows.append((d, row))
+    for d, row in rows:
+        if d.get("merged_into") is not None:
+            target = _int(d["merged_into"], "merged_into")
+            if target not in dmap:
+                raise RecordError(f"domain {d['domain_id']} is merged into unknown {target}")
+            row.merged_into_id = dmap[target]
+
+    def domain_id(value: Any, what: str) -> int:
+        old = _int(value, what)
+        if old not in dmap:
+            raise RecordError(f"{what}: unknown domain {old}")
+        return dmap[old]
+
+    # Comments (the author from the comment, or in a version 1 record from its event).
+    authors = {
+        (e.get("payload") or {}).get("comment_id"): e.get("participant")
+        for e in record.get("events", []) if e.get("kind") == "comment"
+    }
+    new_comments: dict[int, Comment] = {}
+    for c in sorted(record.get("comments", []), key=lambda c: _int(c["comment_id"], "comment")):
+        ref = c.get("participant") or authors.get(c["comment_id"])
+        row = Comment(workshop_id=ws.id, domain_id=domain_id(c["domain_id"], "comment"),
+                      participant_id=person(ref, f"comment {c['comment_id']}").id,
+                      stance=str(c["stance"]), text=str(c["text"]))
+        if c.get("at"):
+            row.created_at = _time(c["at"])
+        old = _int(c["comment_id"], "comment")
+        if old in new_comments:
+            raise RecordError(f"comment {old} appears twice")
+        new_comments[old] = row
+    db.session.add_all(new_comments.values())
+    db.session.flush()
+    cmap = {old: row.id for old, row in new_comments.items()}
+
+    # Ballots.
+    votes = [
+        {"workshop_id": ws.id, "participant_id": person(ref, "votes").id,
+         "domain_id": domain_id(did, "votes"), "points": _int(points, "points")}
+        for ref, entry in (record.get("votes") or {}).items()
+        for did, points in (entry.get("points") or {}).items()
+    ]
+    scores = [
+        {"workshop_id": ws.id, "participant_id": person(ref, "scores").id,
+         "domain_id": domain_id(did, "scores"), "criterion": str(criterion),
+         "value": _int(value, "score")}
+        for ref, entry in (record.get("scores") or {}).items()
+        for did, values in (entry.get("values") or {}).items()
+        for criterion, value in values.items()
+    ]
+    rankings = [
+        {"workshop_id": ws.id, "participant_id": person(ref, "rankings").id,
+         "order": [domain_id(x, "ranking") for x in entry.get("order") or []]}
+        for ref, entry in (record.get("rankings") or {}).items()
+    ]
+    for model, items in ((Vote, votes), (Score, scores), (Ranking, rankings)):
+        if items:
+            db.session.execute(sa.insert(model), items)
+
+    # Priorities.
+    for p in record.get("priorities", []):
+        row = Priority(workshop_id=ws.id, domain_id=domain_id(p["domain_id"], "priority"),
+                       rank=_int(p["rank"], "rank"), rationale=str(p["rationale"]),
+                       indicators=list(p.get("indicators") or []),
+                       funders=[str(f) for f in p.get("funders") or []])
+        if p.get("decided_at"):
+            row.decided_at = _time(p["decided_at"])
+        db.session.add(row)
+
+    # The event log, in order, with its times and the new ids.
+    dom, com = _lookup(dmap), _lookup(cmap)
+    events = []
+    for e in sorted(record.get("events", []), key=lambda e: _int(e["id"], "event")):
+        ref = e.get("participant")
+        events.append({
+            "workshop_id": ws.id,
+            "at": _time(e.get("at")) or ws.created_at,
+            "kind": str(e["kind"])[:20],
+            "actor_role": str(e.get("actor_role") or "system")[:12],
+            "helix": e.get("helix"),
+            "participant_id": person(ref, "event").id if ref is not None else None,
+            "payload": remap_payload(str(e["kind"]), e.get("payload") or {}, dom, com),
+        })
+    if events:
+        db.session.execute(sa.insert(Event), events)
+    db.session.flush()
+    return ws

@@ -48,7 +48,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -485,7 +485,8 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
         raise SystemExit(f"facilitate failed: {ack}")
     ws = ack["state"]["workshop"]
     if ws["method"] != "dot":
-        raise SystemExit("the benchmark votes with the dot method; the workshop uses " + ws["method"])
+        raise SystemExit("the benchmark votes with the dot method; the workshop uses "
+                         + ws["method"])
     helices = [h["key"] for h in ws["helices"]]
     budget, cap = int(ws["budget"]), int(ws.get("cap") or ws["budget"])
 
@@ -745,7 +746,8 @@ def start_profile(pid: int, out: Path, seconds: int) -> subprocess.Popen | None:
         print("py-spy not found: `pip install py-spy` into the venv to profile", file=sys.stderr)
         return None
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "100", "--nonblocking", "--idle",
+        [spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "100", "--nonblocking",
+         "--idle",
          "--duration", str(seconds), "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -773,7 +775,8 @@ def summarise_profile(path: Path, top: int = 25) -> str:
         return "(empty profile)"
     busy = total - idle
     lines = [f"{total} samples, {100 * idle / total:.0f}% idle in the gevent hub (shares below"
-             f" are of all samples; for shares of busy time multiply by {total / max(busy, 1):.2f})",
+             " are of all samples; for shares of busy time multiply by"
+             f" {total / max(busy, 1):.2f})",
              "inclusive:"]
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top)]
     lines.append("self:")
@@ -1040,19 +1043,23 @@ def print_report(r: dict, args) -> None:
     print(f"connect           {j['connect_ok']}/{r['phones']} ok"
           + (f"  failures {dict(j['connect_fail'])}" if j["connect_fail"] else "")
           + f"  (connect p95 {ms(j['connect_p95'])} ms)")
-    print(f"join              {j['join_ok']}/{r['phones']} ok in {j['seconds']:.1f} s; ack p50/p95/p99 "
+    print(f"join              {j['join_ok']}/{r['phones']} ok in {j['seconds']:.1f} s; "
+          "ack p50/p95/p99 "
           f"{ms(j['join_p50'])}/{ms(j['join_p95'])}/{ms(j['join_p99'])} ms; join ack "
-          f"{j['join_ack_kb']:.1f} KB" + (f"  errors {dict(j['join_err'])}" if j["join_err"] else ""))
+          f"{j['join_ack_kb']:.1f} KB"
+          + (f"  errors {dict(j['join_err'])}" if j["join_err"] else ""))
     p = r["propose"]
     if p["n"]:
-        print(f"propose           {p['n']} proposals; ack p50/p95 {ms(p['ack_p50'])}/{ms(p['ack_p95'])} ms;"
+        print(f"propose           {p['n']} proposals; ack p50/p95 "
+              f"{ms(p['ack_p50'])}/{ms(p['ack_p95'])} ms;"
               f" new state on the projector p95 {ms(p['to_projector_p95'])} ms after sending")
     print(f"votes             {v['acked']}/{v['sent']} acked"
           + (f"  errors {v['errors']}" if v["errors"] else ""))
     print(f"vote ack          p50 {ms(v['ack_p50'])} ms  p95 {ms(v['ack_p95'])} ms  "
           f"p99 {ms(v['ack_p99'])} ms  max {ms(v['ack_max'])} ms")
     print(f"vote->projector   p50 {ms(v['v2p_p50'])} ms  p95 {ms(v['v2p_p95'])} ms  "
-          f"p99 {ms(v['v2p_p99'])} ms" + (f"  (never seen: {v['v2p_unseen']})" if v["v2p_unseen"] else ""))
+          f"p99 {ms(v['v2p_p99'])} ms"
+          + (f"  (never seen: {v['v2p_unseen']})" if v["v2p_unseen"] else ""))
     print(f"results fan-out   projector -> last phone p50 {ms(r['fanout_p50'])} ms, "
           f"p95 {ms(r['fanout_p95'])} ms; {r['projector_results']['messages']} results at the "
           f"projector, {r['projector_results']['avg_kb']:.1f} KB each")
@@ -1088,8 +1095,9 @@ def print_report(r: dict, args) -> None:
             continue
         g = pr["gc"]
         print(f"server {i} GC       " + "; ".join(
-            f"gen{k}: {g[k]['n']} runs, {g[k]['total_s']:.2f} s total, max {1000 * g[k]['max_s']:.0f} ms"
-            for k in ("0", "1", "2")) + (f"; prototypes {','.join(pr['flags'])}" if pr["flags"] else "")
+            f"gen{k}: {g[k]['n']} runs, {g[k]['total_s']:.2f} s total, "
+            f"max {1000 * g[k]['max_s']:.0f} ms" for k in ("0", "1", "2"))
+            + (f"; prototypes {','.join(pr['flags'])}" if pr["flags"] else "")
             + f"; frozen {pr['frozen']}")
     if r["dropped_at_end"]:
         print(f"dropped           {r['dropped_at_end']} phone connections closed before the end")

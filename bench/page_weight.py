@@ -144,7 +144,8 @@ def main(argv=None) -> int:
     assets = sum(r[2] for r in rows if r[3] != "html")
     verdict = "within" if total / 1024 <= TARGET_KB else "OVER"
     print(f"{'total':60s} {total_raw / 1024:8.1f} {total / 1024:8.1f}  "
-          f"({verdict} the {TARGET_KB:.0f} KB target; scripts and styles alone {assets / 1024:.1f} KB)")
+          f"({verdict} the {TARGET_KB:.0f} KB target; "
+          f"scripts and styles alone {assets / 1024:.1f} KB)")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"page": path, "files": [{"url": u, "raw": r, "gzip": g, "kind": k}

@@ -103,7 +103,8 @@ class Conn:
         key = os.urandom(4)
         if n:
             mask = (key * (n // 4 + 1))[:n]
-            payload = (int.from_bytes(payload, "big") ^ int.from_bytes(mask, "big")).to_bytes(n, "big")
+            masked = int.from_bytes(payload, "big") ^ int.from_bytes(mask, "big")
+            payload = masked.to_bytes(n, "big")
         self.writer.write(head + key + payload)
 
     def send_text(self, text: str | bytes) -> None:
@@ -146,7 +147,8 @@ class Conn:
                 data = await r.readexactly(n) if n else b""
                 if mask:
                     m = (mask * (n // 4 + 1))[:n]
-                    data = (int.from_bytes(data, "big") ^ int.from_bytes(m, "big")).to_bytes(n, "big")
+                    unmasked = int.from_bytes(data, "big") ^ int.from_bytes(m, "big")
+                    data = unmasked.to_bytes(n, "big")
                 op, fin = b0 & 0x0F, b0 & 0x80
                 if op in (1, 2):
                     if not fin:

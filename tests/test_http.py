@@ -3,7 +3,6 @@ security headers and the participant/projector pages."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -12,7 +11,6 @@ from conftest import PASSWORD, csrf_token
 from edp import models
 from edp.views import auth
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @pytest.fixture(autouse=True)
@@ -42,11 +40,6 @@ def post_login(client, email="fac@example.org", password=PASSWORD, token=True, q
     if token:
         data["csrf_token"] = csrf_token(page.text)
     return client.post("/login" + query, data=data)
-
-
-def need_template(name: str) -> None:
-    if not (TEMPLATES / name).exists():
-        pytest.skip(f"templates/{name} is not written yet (a colleague is on it)")
 
 
 # ---------------------------------------------------------------- JSON
@@ -89,7 +82,6 @@ def test_unknown_workshop_json_is_404_json(client):
 
 
 def test_login_page_has_a_form_with_csrf(client):
-    need_template("login.html")
     r = client.get("/login")
     assert r.status_code == 200
     assert csrf_token(r.text)
@@ -102,7 +94,6 @@ def test_login_good_password_sets_the_session_and_redirects(client, ws):
     assert "session=" in r.headers.get("Set-Cookie", "")
     assert "HttpOnly" in r.headers["Set-Cookie"]
     # The session now opens the console.
-    need_template("console.html")
     assert client.get(f"/f/w/{ws['id']}").status_code == 200
 
 
@@ -175,7 +166,6 @@ def test_console_is_403_for_another_facilitator(app, world, ws):
 
 
 def test_console_for_the_owner(world, ws):
-    need_template("console.html")
     r = world.login().get(f"/f/w/{ws['id']}")
     assert r.status_code == 200
     assert ws["code"] in r.text
@@ -221,7 +211,6 @@ def _inline_scripts(html: str) -> list[str]:
 @pytest.mark.parametrize("page, template", [("/w/{code}", "participant.html"),
                                             ("/screen/{code}", "screen.html")])
 def test_participant_and_projector_pages(client, ws, page, template):
-    need_template(template)
     r = client.get(page.format(code=ws["code"]))
     assert r.status_code == 200
     assert ws["code"] in r.text
@@ -238,7 +227,6 @@ def test_unknown_code_pages_are_404(client, page):
 
 
 def test_screen_shows_the_join_url(client, ws):
-    need_template("screen.html")
     r = client.get(f"/screen/{ws['code']}")
     assert f"http://edp.test/w/{ws['code']}" in r.text  # PUBLIC_URL, as printed in the QR code
     assert "<svg" in r.text

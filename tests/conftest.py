@@ -41,7 +41,7 @@ def missing(what: str, how: str):
     message = f"{what} is not available: {how}"
     if CI:
         pytest.fail(message)
-    pytest.skip(message)
+    pytest.skip(reason=message)
 
 
 def _pid_alive(pid: int) -> bool:

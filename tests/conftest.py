@@ -141,7 +141,13 @@ def make_app(url: str, **extra):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": url,
             "SECRET_KEY": "test",
+            # In-process tests see every broadcast at once; the throttles are exercised
+            # against real servers (test_server.py).
             "RESULTS_INTERVAL": 0,
+            "PHONE_RESULTS_INTERVAL": 0,
+            "COUNTS_INTERVAL": 0,
+            "STATE_INTERVAL": 0,
+            "GC_FREEZE": False,
             "RATE_BURST": 100_000,
             "PUBLIC_URL": "http://edp.test",
             "SERVER_NAME": None,

@@ -61,8 +61,8 @@ class Config:
     # connection for 0.3 s every few seconds. EDP_GC_FREEZE=0 turns it off.
     GC_FREEZE = os.environ.get("EDP_GC_FREEZE", "1") != "0"
     DB_POOL = {
-        "pool_size": int(os.environ.get("EDP_DB_POOL_SIZE", "20")),
-        "max_overflow": int(os.environ.get("EDP_DB_POOL_OVERFLOW", "30")),
+        "pool_size": int(os.environ.get("EDP_DB_POOL_SIZE", "10")),
+        "max_overflow": int(os.environ.get("EDP_DB_POOL_OVERFLOW", "20")),
         "pool_timeout": float(os.environ.get("EDP_DB_POOL_TIMEOUT", "10")),
         "pool_pre_ping": True,
     }

@@ -423,3 +423,76 @@ def test_kill_9_during_a_vote_burst_loses_no_acked_vote(engine, tmp_path, socks)
         second.stop()
     log = second.log_path.read_text(errors="replace") + first.log_path.read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_a_crowd_gets_fewer_broadcasts_that_still_end_on_the_truth(server, socks):
+    """Joins, comments and votes in bursts: the room gets `counts`, `state` and `results`
+    throttled (what makes 3,000 phones possible), and the last of each tells the final truth.
+    Phones get the contract's part of the results; the projector gets everything."""
+    info = new_workshop(server)
+    url, wid = server.url, info["id"]
+    fac = socks.open(url, cookie=login_cookie(url))
+    seeds = [d["domain_id"] for d in ok(fac.call("facilitate", {"workshop_id": wid}))
+             ["state"]["domains"]]
+    projector = socks.open(url)
+    ok(projector.call("watch", {"code": info["code"]}))
+    first = socks.open(url)
+    ok(first.call("join", {"code": info["code"], "helix": "business"}))
+    helices = ["government", "business", "academia", "civil_society", "environment", "funders"]
+    phones = [socks.open(url) for _ in range(30)]
+
+    def join(i, phone):
+        ok(phone.call("join", {"code": info["code"], "helix": helices[i % 6]}))
+
+    threads = [threading.Thread(target=join, args=(i, p)) for i, p in enumerate(phones)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    wait_for(lambda: first.got("counts") and first.got("counts")[-1]["total"] == 31,
+             what="the final head count on the first phone")
+    assert len(first.got("counts")) < 15, "a counts broadcast for (nearly) every join"
+    assert projector.got("counts")[-1]["counts"]["business"] == 6
+
+    ok(fac.call("phase", {"workshop_id": wid, "phase": "discuss"}))
+    first.clear()
+    for i, phone in enumerate(phones[:20]):
+        ok(phone.call("comment", {"domain_id": seeds[i % 3], "stance": "support",
+                                  "text": f"comment {i}"}))
+    wait_for(lambda: first.got("state") and len(first.got("state")[-1]["comments"]) == 20,
+             what="all 20 comments in the phones' state")
+    assert len(first.got("state")) < 15, "a full state broadcast for (nearly) every comment"
+
+    ok(fac.call("phase", {"workshop_id": wid, "phase": "vote"}))
+    ok(fac.call("reveal", {"workshop_id": wid, "shown": True}))
+    time.sleep(0.5)
+    first.clear()
+    projector.clear()
+    start = time.monotonic()
+
+    def cast(i, phone):
+        for k in range(3):
+            ok(phone.call("vote", {"domain_id": seeds[(i + k) % 3], "points": 1 + k}))
+
+    threads = [threading.Thread(target=cast, args=(i, p)) for i, p in enumerate(phones)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    expected = stored_totals(server.db_url, wid)
+    assert sum(expected.values()) == 30 * 6
+    wait_for(lambda: first.got("results") and scores(first.got("results")[-1]) == expected,
+             what="the final results on a phone")
+    wait_for(lambda: projector.got("results")
+             and scores(projector.got("results")[-1]) == expected,
+             what="the final results on the projector")
+    elapsed = time.monotonic() - start
+    # At most one phone round a second (and the one at once after a quiet spell).
+    assert len(first.got("results")) <= elapsed / 1.0 + 2
+    phone_view, screen_view = first.got("results")[-1], projector.got("results")[-1]
+    assert "warnings" in screen_view and "consensus" in screen_view["ranking"][0]
+    assert "warnings" not in phone_view and "consensus" not in phone_view["ranking"][0]
+    assert phone_view["participation"] == screen_view["participation"]
+    for mine, full in zip(phone_view["ranking"], screen_view["ranking"]):
+        assert mine == {k: full[k] for k in mine}
+        assert {"title", "by_helix", "balanced_score", "voters"} <= set(mine)

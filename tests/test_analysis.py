@@ -941,3 +941,35 @@ def test_a_domain_listed_twice_keeps_its_best_position():
     rows = [(1, "business", 2, 1), (1, "business", 3, 2), (1, "business", 2, 3)]
     bp = borda_points(frame("rankings", rows), [1, 2, 3])
     assert sorted(zip(bp["domain_id"], bp["position"], bp["points"])) == [(2, 1, 2), (3, 2, 1)]
+
+
+def _totals(votes: list[tuple]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """What the database sums for the dot method (`workshop.dot_totals`), in plain Python."""
+    sums: dict[tuple[int, str], list[int]] = {}
+    voters: dict[str, set[int]] = {}
+    for pid, helix, did, points in votes:
+        if points > 0:
+            cell = sums.setdefault((did, helix), [0, 0])
+            cell[0] += points
+            cell[1] += 1
+            voters.setdefault(helix, set()).add(pid)
+    rows = [(d, h, p, n) for (d, h), (p, n) in sums.items()]
+    return (pd.DataFrame(rows, columns=["domain_id", "helix", "points", "voters"]),
+            {h: len(s) for h, s in voters.items()})
+
+
+@PROPS
+@given(workshops(), st.booleans())
+def test_dot_results_from_database_totals_equal_the_ballot_by_ballot_results(ws, with_present):
+    """The live dot results are summed by the database, not read ballot by ballot: the same
+    payload, number for number, warnings included."""
+    ids, votes, _scores, _rankings = ws
+    # The database path only serves dot workshops without score or ranking rows.
+    present = {h: 2 for h in H3} if with_present else None
+    full = results("dot", doms(*ids), frame("votes", votes), empty_frames()["scores"],
+                   empty_frames()["rankings"], H3, W, present=present)
+    in_ids = [v for v in votes if v[2] in ids]
+    totals, found = _totals(in_ids)
+    fast = analysis.dot_results_from_totals(doms(*ids), totals, found, H3, present=present)
+    assert fast == full
+    assert_plain_types(fast)

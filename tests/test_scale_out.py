@@ -86,3 +86,49 @@ def test_a_vote_on_one_process_reaches_a_projector_on_the_other(two_servers, soc
              what="the projector on B seeing the vote on B")
     final = projector.got("results")[-1]
     assert final["participation"]["business"] == 1 and final["participation"]["academia"] == 1
+
+
+def test_votes_on_both_processes_give_one_stream_of_results(two_servers, socks):
+    """Both processes receive votes at once: one of them at a time computes and publishes the
+    results (a Redis lease), so the projector is not sent every tally twice, and the last
+    results it gets equal what is stored."""
+    import threading
+
+    from test_server import stored_totals
+
+    a, b, info = two_servers
+    wid = info["id"]
+    fac = socks.open(a.url, cookie=login_cookie(a.url))
+    seeds = [d["domain_id"] for d in ok(fac.call("facilitate", {"workshop_id": wid}))
+             ["state"]["domains"]]
+    ok(fac.call("phase", {"workshop_id": wid, "phase": "vote"}))
+    ok(fac.call("reveal", {"workshop_id": wid, "shown": True}))
+    projector = socks.open(b.url)
+    ok(projector.call("watch", {"code": info["code"]}))
+    phones = [socks.open(a.url if i % 2 else b.url) for i in range(12)]
+    for i, phone in enumerate(phones):
+        ok(phone.call("join", {"code": info["code"], "helix": ["business", "academia"][i % 2]}))
+    time.sleep(0.5)
+    projector.clear()
+    start = time.monotonic()
+
+    def cast(i, phone):
+        for k in range(8):
+            ok(phone.call("vote", {"domain_id": seeds[(i + k) % 3], "points": 1 + (k % 3)}))
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=cast, args=(i, p)) for i, p in enumerate(phones)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    expected = stored_totals(a.db_url, wid)
+    wait_for(lambda: projector.got("results")
+             and scores(projector.got("results")[-1]) == expected,
+             what="the final results on the projector")
+    elapsed = time.monotonic() - start
+    time.sleep(0.5)
+    n = len(projector.got("results"))
+    # One stream at most 5 a second; two independent publishers would send about twice that.
+    assert n <= elapsed / 0.2 + 3, f"{n} results in {elapsed:.1f} s"
+    assert scores(projector.got("results")[-1]) == expected

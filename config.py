@@ -63,7 +63,7 @@ class Config:
     DB_POOL = {
         "pool_size": int(os.environ.get("EDP_DB_POOL_SIZE", "10")),
         "max_overflow": int(os.environ.get("EDP_DB_POOL_OVERFLOW", "20")),
-        "pool_timeout": float(os.environ.get("EDP_DB_POOL_TIMEOUT", "10")),
+        "pool_timeout": float(os.environ.get("EDP_DB_POOL_TIMEOUT", "30")),
         "pool_pre_ping": True,
     }
     # Per-participant rate limit for Socket.IO events: RATE_BURST events, refilled at RATE_PER_SECOND.

@@ -507,7 +507,8 @@ def on_join(d):
         after_commit(lambda: schedule_counts(wid))
         # Who is present changes the under-representation warnings the facilitator watches.
         after_commit(lambda: schedule_results(wid))
-    return {"token": p.token, "participant_id": pid, "state": rules.participant_state(p)}
+    return {"token": p.token, "participant_id": pid,
+            "state": rules.participant_state(p, new=created)}
 
 
 @event("propose", {

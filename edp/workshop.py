@@ -915,8 +915,13 @@ def public_state(ws: Workshop, facilitator: bool = False) -> dict[str, Any]:
     return state
 
 
-def my_ballot(p: Participant, ws: Workshop) -> dict[str, Any]:
-    """What this participant has cast (only ever sent to that participant)."""
+def my_ballot(p: Participant, ws: Workshop, new: bool = False) -> dict[str, Any]:
+    """What this participant has cast (only ever sent to that participant); `new`: a
+    participant created in this very transaction, who has cast nothing (no queries)."""
+    if new:
+        return {"participant_id": p.id, "helix": p.helix, "name": p.name,
+                "language": p.language or ws.language, "votes": {}, "remaining": ws.budget,
+                "scores": {}, "ranking": [], "proposed": []}
     votes = {
         str(v.domain_id): v.points
         for v in db.session.scalars(sa.select(Vote).where(Vote.participant_id == p.id))
@@ -956,7 +961,7 @@ def forget_state(workshop_id: int) -> None:
     _state_cache.pop(workshop_id, None)
 
 
-def participant_state(p: Participant) -> dict[str, Any]:
+def participant_state(p: Participant, new: bool = False) -> dict[str, Any]:
     """The join ack's state: the public snapshot (cached up to a second, and never across a
     change of phase, method or reveal) with fresh counts and the participant's own ballot."""
     ws = workshop_by_id(p.workshop_id)
@@ -973,7 +978,7 @@ def participant_state(p: Participant) -> dict[str, Any]:
         state = public_state(ws)
         _state_cache[ws.id] = (now, key, state)
         state = dict(state)
-    state["me"] = my_ballot(p, ws)
+    state["me"] = my_ballot(p, ws, new)
     return state
 
 

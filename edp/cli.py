@@ -190,6 +190,54 @@ def workshop_import(file, email):
                            "screen_url": screen_url}))
 
 
+@workshop.command("compare")
+@click.argument("code")
+@click.argument("partner")
+@click.option("--format", "fmt", default="md", show_default=True,
+              type=click.Choice(["md", "docx", "json"]))
+@click.option("--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--language", type=click.Choice(["en", "es", "pt"]), default=None,
+              help="Language of the brief (default: the workshop's).")
+@with_appcontext
+def workshop_compare(code, partner, fmt, output, language):
+    """Compare the workshop's priorities with a partner region's (a JSON record file or
+    another workshop's code) and write the cooperation brief; prints one line of JSON."""
+    from . import exports, pairing, record
+    from . import workshop as rules
+
+    try:
+        ws = rules.workshop_by_code(code)
+    except rules.EDPError as exc:
+        raise click.ClickException(f"no workshop with code {code}") from exc
+    ours = json.loads(exports.build(ws, "json")[0])
+    if Path(partner).is_file():
+        try:
+            theirs = record.load(partner)
+        except record.RecordError as exc:
+            raise click.ClickException(f"{partner}: {exc}") from exc
+    else:
+        try:
+            other = rules.workshop_by_code(partner)
+        except rules.EDPError as exc:
+            raise click.ClickException(
+                f"{partner} is neither a record file nor a workshop code") from exc
+        theirs = json.loads(exports.build(other, "json")[0])
+    try:
+        comparison = pairing.compare(ours, theirs)
+    except pairing.PairingError as exc:
+        raise click.ClickException(f"{partner}: {exc}") from exc
+    if fmt == "json":
+        data = json.dumps(comparison.to_dict(), ensure_ascii=False, indent=2).encode("utf-8")
+    else:
+        data = pairing.brief(comparison, fmt, language or ws.language or "en")[0]
+    Path(output).write_bytes(data)
+    click.echo(json.dumps({"code": ws.code, "partner": comparison.theirs.region,
+                           "format": fmt, "output": output, "bytes": len(data),
+                           "shared": len(comparison.shared),
+                           "complementary": len(comparison.complementary),
+                           "distinct": len(comparison.distinct)}, ensure_ascii=False))
+
+
 @cli.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -271,6 +319,168 @@ def simulate(ws, participants: int, seed: int = 7) -> None:
             rules.rank(p, order)
     rules.reveal(ws, True)  # the projector shows the live chart straight away
     db.session.commit()
+
+
+@cli.group()
+def process():
+    """Continuous EDP: processes, rounds and their comparison."""
+
+
+def _facilitator_or_only(email: str | None):
+    """The facilitator named by EMAIL, or the only one there is."""
+    from .extensions import db
+    from .models import Facilitator
+
+    if email:
+        user = db.session.scalar(
+            sa.select(Facilitator).where(Facilitator.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(
+                f"no facilitator {email}: add one with `edp facilitator add`")
+        return user
+    users = db.session.scalars(sa.select(Facilitator).limit(2)).all()
+    if len(users) != 1:
+        raise click.ClickException("name the owner with --facilitator EMAIL" if users else
+                                   "no facilitator yet: add one with `edp facilitator add`")
+    return users[0]
+
+
+def _workshop_or_fail(code: str):
+    from . import workshop as rules
+
+    try:
+        return rules.workshop_by_code(code)
+    except rules.EDPError as exc:
+        raise click.ClickException(f"no workshop with code {code}") from exc
+
+
+def _process_or_fail(process_id: int):
+    from .extensions import db
+    from .models import Process
+
+    found = db.session.get(Process, process_id)
+    if found is None:
+        raise click.ClickException(f"no process {process_id}")
+    return found
+
+
+def _refused(exc) -> click.ClickException:
+    from flask_babel import force_locale
+
+    from .extensions import db
+
+    db.session.rollback()
+    with force_locale("en"):  # no request here to choose a language from
+        return click.ClickException(f"{exc.code}: {exc.message}")
+
+
+@process.command("create")
+@click.option("--title", required=True)
+@click.option("--region", default="")
+@click.option("--description", default="")
+@click.option("--facilitator", "email", default=None,
+              help="Owner of the process (default: the only facilitator).")
+@with_appcontext
+def process_create(title, region, description, email):
+    """Create a process (the rounds of one region over time); prints one line of JSON."""
+    from . import processes
+    from . import workshop as rules
+    from .extensions import db
+
+    user = _facilitator_or_only(email)
+    try:
+        found = processes.create_process(user, title, region, description)
+    except rules.EDPError as exc:
+        raise _refused(exc) from exc
+    db.session.commit()
+    click.echo(json.dumps({"id": found.id, "title": found.title, "region": found.region}))
+
+
+@process.command("add")
+@click.argument("process_id", type=int)
+@click.argument("code")
+@with_appcontext
+def process_add(process_id, code):
+    """Attach an existing workshop to a process as its next round."""
+    from . import processes
+    from . import workshop as rules
+    from .extensions import db
+
+    found, ws = _process_or_fail(process_id), _workshop_or_fail(code)
+    try:
+        number = processes.attach(found, ws)
+    except rules.EDPError as exc:
+        raise _refused(exc) from exc
+    db.session.commit()
+    click.echo(json.dumps({"process_id": found.id, "id": ws.id, "code": ws.code,
+                           "round": number}))
+
+
+@process.command("next-round")
+@click.argument("code")
+@click.option("--carry", default="all", show_default=True,
+              help="all (every approved domain), priorities (the decided short list), "
+                   "or domain ids: 12,15,18")
+@click.option("--title", default=None)
+@with_appcontext
+def process_next_round(code, carry, title):
+    """Create the next round of a workshop, carrying domains forward; prints one line of JSON."""
+    from . import processes
+    from . import workshop as rules
+    from .extensions import db
+
+    previous = _workshop_or_fail(code)
+    if carry in ("all", processes.CARRY_ALL):
+        chosen = processes.CARRY_ALL
+    elif carry == processes.CARRY_PRIORITIES:
+        chosen = processes.CARRY_PRIORITIES
+    else:
+        try:
+            chosen = [int(x) for x in carry.split(",") if x.strip()]
+        except ValueError as exc:
+            raise click.ClickException(
+                f"--carry must be all, priorities or domain ids (12,15): {carry!r}") from exc
+    try:
+        ws = processes.new_round(previous, title=title, carry=chosen)
+    except rules.EDPError as exc:
+        raise _refused(exc) from exc
+    db.session.commit()
+    join_url, screen_url = _urls(ws.code)
+    click.echo(json.dumps({"id": ws.id, "code": ws.code, "join_url": join_url,
+                           "screen_url": screen_url, "process_id": ws.process_id,
+                           "round": ws.round_no}))
+
+
+@process.command("compare")
+@click.argument("earlier")
+@click.argument("later")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "xlsx", "md"]))
+@click.option("--output", required=True, type=click.Path(dir_okay=False))
+@with_appcontext
+def process_compare(earlier, later, fmt, output):
+    """Write the comparison of two rounds (by join code): kept, added and dropped domains."""
+    from . import rounds_export
+    from . import workshop as rules
+
+    a, b = _workshop_or_fail(earlier), _workshop_or_fail(later)
+    try:
+        data, _mimetype, _name = rounds_export.build(a, b, fmt)
+    except rules.EDPError as exc:
+        raise _refused(exc) from exc
+    Path(output).write_bytes(data)
+    click.echo(json.dumps({"earlier": a.code, "later": b.code, "format": fmt,
+                           "output": output, "bytes": len(data)}))
+
+
+@process.command("show")
+@click.argument("process_id", type=int)
+@with_appcontext
+def process_show(process_id):
+    """Print the process and its rounds as JSON."""
+    from . import processes
+
+    click.echo(json.dumps(processes.process_dict(_process_or_fail(process_id)),
+                          ensure_ascii=False))
 
 
 def main() -> None:

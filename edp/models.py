@@ -30,6 +30,20 @@ class Facilitator(UserMixin, db.Model):
         return check_password_hash(self.password_hash, password)
 
 
+class Process(db.Model):
+    """A continuous EDP: the workshops (rounds) of one region over time, in order."""
+
+    __tablename__ = "process"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    region: Mapped[str] = mapped_column(sa.String(200), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    facilitator_id: Mapped[int] = mapped_column(sa.ForeignKey("facilitator.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    facilitator: Mapped[Facilitator] = relationship()
+
+
 class Workshop(db.Model):
     __tablename__ = "workshop"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,6 +67,13 @@ class Workshop(db.Model):
     settings: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     facilitator_id: Mapped[int] = mapped_column(sa.ForeignKey("facilitator.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Continuous EDP: the process this workshop is a round of, its number there, and the
+    # round it was created from (see edp/processes.py).
+    process_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("process.id"), index=True, default=None
+    )
+    round_no: Mapped[int | None] = mapped_column(default=None)
+    previous_id: Mapped[int | None] = mapped_column(sa.ForeignKey("workshop.id"), default=None)
 
     facilitator: Mapped[Facilitator] = relationship()
 
@@ -90,6 +111,10 @@ class Domain(db.Model):
         sa.ForeignKey("participant.id"), default=None
     )
     client_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    # The domain of an earlier round that this one continues (carried forward).
+    carried_from_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("domain.id"), index=True, default=None
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -6,11 +6,16 @@ from ..limits import client_address, join_guard
 
 
 def register(app: Flask) -> None:
-    from . import api, auth, pages
+    from . import api, auth, pages, pairing
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(pairing.bp)
+
+    from . import processes as process_pages
+
+    app.register_blueprint(process_pages.bp)
 
     # Pages and JSON that look a workshop up by its join code: wrong codes drain the address's
     # guessing bucket (see edp/limits.py), and an empty bucket answers 429 for any code.

@@ -11,13 +11,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 from html import unescape
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from conftest import AGRI_TEMPLATE, BIN, TEMPLATE, csrf_token
 from markupsafe import escape
+from test_browser import chromium  # noqa: F401  (the fixture)
 from test_exports import export
 
 from edp import pairing
@@ -518,3 +521,54 @@ def test_record_loaded_from_a_file_compares_like_the_live_export(app, regions, t
     live = pairing.compare(regions["maule_record"], regions["alentejo_record"]).to_dict()
     for key in ("shared", "complementary", "distinct", "common_sdgs"):
         assert from_file[key] == live[key]
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_partner_upload_and_side_by_side_view_in_a_browser(
+    live_server, chromium, tmp_path  # noqa: F811  (the fixture from test_browser)
+):
+    """A facilitator uploads a partner region's record from the console and reads the side by
+    side comparison; axe-core checks both pages; the brief downloads."""
+    from conftest import AGRI_TEMPLATE
+    from test_browser import ARTIFACTS, assert_accessible, log_in
+
+    ws = live_server.seed()
+    partner = json.loads(live_server.cli(
+        "workshop", "create", "--template", str(AGRI_TEMPLATE), "--facilitator",
+        "fac@example.org").strip().splitlines()[-1])
+    record_file = tmp_path / "partner.json"
+    live_server.cli("workshop", "export", partner["code"], "--format", "json",
+                    "--output", str(record_file))
+    live_server.start()
+    context = chromium.new_context(viewport={"width": 390, "height": 844},
+                                   base_url=live_server.url, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page)
+    page.goto(f"/f/w/{ws['id']}")
+    page.get_by_role("link", name="Choose the partner region").click()
+    page.wait_for_url(f"**/f/w/{ws['id']}/partners")
+    assert_accessible(page, "partners page")
+    # A file that is not a record is refused with a message, and nothing is imported.
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"hello": 1}')
+    page.get_by_label("The partner region's record (JSON export of its workshop)").set_input_files(str(bad))
+    page.get_by_role("button", name="Import and compare").click()
+    assert page.get_by_role("alert").first.is_visible()
+    page.get_by_label("The partner region's record (JSON export of its workshop)").set_input_files(str(record_file))
+    page.get_by_role("button", name="Import and compare").click()
+    page.wait_for_url(re.compile(rf".*/f/w/{ws['id']}/pair/\d+$"))
+    body = page.locator("main").inner_text()
+    assert "Smart Specialisation priority-setting workshop" in body
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "pairing-phone.png"), full_page=True)
+    assert_accessible(page, "pairing page")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Markdown")).first.click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("# ") and "Cooperation brief" in text
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert errors == []
+    context.close()

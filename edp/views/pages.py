@@ -154,13 +154,19 @@ def dashboard():
     return render_template("dashboard.html", form=form, workshops=workshops)
 
 
-def _own_workshop(workshop_id: int) -> Workshop:
-    ws = db.session.get(Workshop, workshop_id)
-    if ws is None:
+def owned(model, row_id: int):
+    """The logged-in facilitator's row of `model` (a workshop, a process): 404 when there is
+    none, 403 when it is another facilitator's."""
+    row = db.session.get(model, row_id)
+    if row is None:
         abort(404)
-    if ws.facilitator_id != current_user.id:
+    if row.facilitator_id != current_user.id:
         abort(403)
-    return ws
+    return row
+
+
+def _own_workshop(workshop_id: int) -> Workshop:
+    return owned(Workshop, workshop_id)
 
 
 @bp.get("/f/w/<int:workshop_id>")

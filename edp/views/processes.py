@@ -22,6 +22,7 @@ from .. import processes, rounds_export
 from .. import workshop as rules
 from ..extensions import db
 from ..models import Process, Workshop
+from .pages import _own_workshop, owned
 
 bp = Blueprint("processes", __name__)
 
@@ -53,21 +54,7 @@ class NextRoundForm(FlaskForm):
 
 
 def _own_process(process_id: int) -> Process:
-    process = db.session.get(Process, process_id)
-    if process is None:
-        abort(404)
-    if process.facilitator_id != current_user.id:
-        abort(403)
-    return process
-
-
-def _own_workshop(workshop_id: int) -> Workshop:
-    ws = db.session.get(Workshop, workshop_id)
-    if ws is None:
-        abort(404)
-    if ws.facilitator_id != current_user.id:
-        abort(403)
-    return ws
+    return owned(Process, process_id)
 
 
 def _use_language(language: str) -> None:

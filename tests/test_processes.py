@@ -470,7 +470,7 @@ def test_export_import_then_next_round_in_spanish(app, world):
             .order_by(Priority.rank))]
         nxt = processes.new_round(imported, carry=processes.CARRY_PRIORITIES)
         db.session.commit()
-        assert nxt.title == "Grupo focal EDP agroalimentario, round 2"  # not yet translated
+        assert nxt.title == "Grupo focal EDP agroalimentario, ronda 2"  # in the round's language
         assert (nxt.language, nxt.method, nxt.criteria) == ("es", "score", imported.criteria)
         carried = rules.domains_of(nxt)
         assert [d.carried_from_id for d in carried] == decided

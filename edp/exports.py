@@ -1630,16 +1630,14 @@ def _split_png(snap: _Snapshot, items: list[dict[str, Any]]) -> bytes | None:
         return _png(fig)
 
 
-def _to_docx(snap: _Snapshot, frames: dict[str, pd.DataFrame]) -> bytes:
-    from docx import Document
+def write_docx_blocks(doc, blocks) -> None:
+    """Write report blocks (`("h1", text)`, `("p", text)`, `("labelled", label, value)`,
+    `("facts", [(label, value)])`, `("bullets", [text])`, `("notes", [(text, note)])`,
+    `("table", head, rows)`, `("chart", png)`, `("pagebreak",)`) into a python-docx document;
+    the Markdown writers read the same blocks."""
     from docx.enum.text import WD_BREAK
     from docx.shared import Inches
 
-    ws = snap.ws
-    doc = Document()
-    doc.core_properties.title = _dx(ws.title)
-    doc.core_properties.language = ws.language or "en"
-    doc.core_properties.subject = _("Entrepreneurial Discovery Process: priorities and rationale")
     levels = {"title": 0, "h1": 1, "h2": 2, "h3": 3}
     # python-docx looks a style up by name on every paragraph (slow with thousands of
     # comments); the bullet style's id is set directly instead.
@@ -1650,7 +1648,7 @@ def _to_docx(snap: _Snapshot, frames: dict[str, pd.DataFrame]) -> bytes:
         para._p.style = bullet_id
         return para
 
-    for block in _report(snap, frames, charts=True):
+    for block in blocks:
         kind = block[0]
         if kind in levels:
             doc.add_heading(_dx(block[1]), level=levels[kind])
@@ -1681,6 +1679,17 @@ def _to_docx(snap: _Snapshot, frames: dict[str, pd.DataFrame]) -> bytes:
                 doc.add_picture(io.BytesIO(block[1]), width=Inches(6.3))
         elif kind == "pagebreak":
             doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+
+def _to_docx(snap: _Snapshot, frames: dict[str, pd.DataFrame]) -> bytes:
+    from docx import Document
+
+    ws = snap.ws
+    doc = Document()
+    doc.core_properties.title = _dx(ws.title)
+    doc.core_properties.language = ws.language or "en"
+    doc.core_properties.subject = _("Entrepreneurial Discovery Process: priorities and rationale")
+    write_docx_blocks(doc, _report(snap, frames, charts=True))
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

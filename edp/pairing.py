@@ -47,7 +47,7 @@ from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from rapidfuzz import fuzz, process
 
-from .exports import _docx_table, _dx, _md_block, _md_inline, _md_table, slug
+from .exports import _dx, _md_block, _md_inline, _md_table, slug, write_docx_blocks
 from .sdgs import sdg_label
 
 # At or above this text similarity two domains are shared on their words alone: near-duplicate
@@ -529,32 +529,10 @@ def brief_docx(comparison: Comparison, language: str = "en") -> bytes:
     from docx import Document
 
     doc = Document()
-    levels = {"title": 0, "h1": 1, "h2": 2}
     with force_locale(language):
         doc.core_properties.title = _dx(brief_title(comparison))
         doc.core_properties.language = language
-        for block in _blocks(comparison):
-            kind = block[0]
-            if kind in levels:
-                doc.add_heading(_dx(block[1]), level=levels[kind])
-            elif kind == "p":
-                doc.add_paragraph(_dx(block[1]))
-            elif kind == "labelled":
-                para = doc.add_paragraph()
-                para.add_run(_dx(block[1]) + ": ").bold = True
-                para.add_run(_dx(block[2]))
-            elif kind == "facts":
-                para = doc.add_paragraph()
-                for n, (label, value) in enumerate(block[1]):
-                    if n:
-                        para.add_run().add_break()
-                    para.add_run(_dx(label) + ": ").bold = True
-                    para.add_run(_dx(value))
-            elif kind == "bullets":
-                for text in block[1]:
-                    doc.add_paragraph(_dx(text), style="List Bullet")
-            elif kind == "table":
-                _docx_table(doc, block[1], block[2])
+        write_docx_blocks(doc, _blocks(comparison))
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

@@ -105,6 +105,11 @@ def attach(process: Process, ws: Workshop) -> int:
         return int(ws.round_no or 0)
     if ws.process_id is not None:
         raise fail("other_process")
+    if db.session.get_bind().dialect.name != "sqlite":
+        # Two rounds created at once must not get the same number: hold the process's row
+        # (SQLite already serialises writers with BEGIN IMMEDIATE).
+        db.session.scalars(sa.select(Process).where(Process.id == process.id)
+                           .with_for_update()).one()
     earlier = rounds(process)
     ws.process_id = process.id
     ws.round_no = max((w.round_no or 0 for w in earlier), default=0) + 1

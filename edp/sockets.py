@@ -295,8 +295,97 @@ class Throttle:
         socketio.start_background_task(later)
 
 
-schedule_counts = Throttle("COUNTS_INTERVAL", broadcast_counts)
-schedule_state = Throttle("STATE_INTERVAL", broadcast_state)
+class SharedPublisher:
+    """With several processes (a Redis message queue), one process at a time runs a
+    workshop's coalesced broadcast (`results`, `counts`, `state`): the holder of a short Redis
+    lease. The others only mark the workshop dirty; the holder runs `fn` again while it is
+    dirty, every `config[setting]` seconds, and lets the lease go after a quiet interval.
+    Without this, every process that receives votes computes the same results and publishes
+    them to every phone (N processes, N times the messages)."""
+
+    LEASE_MS = 3000
+
+    def __init__(self, url: str, channel: str, name: str, setting: str,
+                 fn: Callable[[int], None]):
+        import redis
+
+        self.redis = redis.Redis.from_url(url, socket_timeout=5)
+        self.prefix = f"{channel}:{name}"
+        self.setting, self.fn = setting, fn
+        self.token = f"{os.getpid()}-{id(self)}"
+        self.running: set[int] = set()
+
+    def __call__(self, workshop_id: int) -> None:
+        dirty, lease = self._keys(workshop_id)
+        self.redis.set(dirty, 1, px=60_000)
+        if workshop_id in self.running:
+            return  # our own loop sees the mark
+        if self.redis.set(lease, self.token, nx=True, px=self.LEASE_MS):
+            self.running.add(workshop_id)
+            app = current_app._get_current_object()
+            socketio.start_background_task(self._publish, app, workshop_id)
+
+    def _keys(self, workshop_id: int) -> tuple[str, str]:
+        return f"{self.prefix}:{workshop_id}:dirty", f"{self.prefix}:{workshop_id}:lease"
+
+    def _publish(self, app, workshop_id: int) -> None:
+        dirty, lease = self._keys(workshop_id)
+        interval = float(app.config.get(self.setting) or 0.2)
+        try:
+            while True:
+                if self.redis.getdel(dirty):
+                    self.redis.pexpire(lease, self.LEASE_MS)
+                    with app.app_context():
+                        try:
+                            self.fn(workshop_id)
+                        except Exception:
+                            log.exception("%s broadcast failed", self.setting)
+                        finally:
+                            db.session.remove()
+                    socketio.sleep(interval)
+                    continue
+                # Quiet: let the lease go, unless a change marked the workshop meanwhile and
+                # nobody else has taken the lease since.
+                if self.redis.get(lease) == self.token.encode():
+                    self.redis.delete(lease)
+                if not (self.redis.exists(dirty)
+                        and self.redis.set(lease, self.token, nx=True, px=self.LEASE_MS)):
+                    return
+        except Exception:
+            log.exception("%s publisher stopped", self.setting)
+        finally:
+            self.running.discard(workshop_id)
+
+
+class Coalesced:
+    """A broadcast coalesced per workshop: throttled in this process, or shared across
+    processes when a Redis message queue joins several (see `SharedPublisher`)."""
+
+    def __init__(self, name: str, setting: str, fn: Callable[[int], None]):
+        self.name, self.setting, self.fn = name, setting, fn
+        self.local = Throttle(setting, fn)
+        self.shared: dict[str, SharedPublisher] = {}
+
+    def __call__(self, workshop_id: int) -> None:
+        url = current_app.config.get("MESSAGE_QUEUE") or ""
+        if not url.startswith(("redis://", "rediss://", "unix://")) or \
+                float(current_app.config.get(self.setting) or 0) <= 0:
+            self.local(workshop_id)
+            return
+        publisher = self.shared.get(url)
+        if publisher is None:
+            publisher = self.shared[url] = SharedPublisher(
+                url, current_app.config["MESSAGE_QUEUE_CHANNEL"], self.name, self.setting,
+                self.fn)
+        try:
+            publisher(workshop_id)
+        except Exception:  # Redis unreachable: this process broadcasts alone, still correct
+            log.exception("shared %s publisher unavailable", self.name)
+            self.local(workshop_id)
+
+
+schedule_counts = Coalesced("counts", "COUNTS_INTERVAL", broadcast_counts)
+schedule_state = Coalesced("state", "STATE_INTERVAL", broadcast_state)
 
 
 def state_changed(workshop_id: int) -> None:
@@ -362,88 +451,7 @@ def emit_results(workshop_id: int, everyone_now: bool = False) -> None:
         schedule_phone_results(workshop_id)
 
 
-_throttled_results = Throttle("RESULTS_INTERVAL", emit_results)
-
-
-class SharedPublisher:
-    """With several processes (a Redis message queue), one process at a time computes and
-    publishes a workshop's results: the holder of a short Redis lease. The others only mark
-    the workshop dirty; the holder recomputes while it is dirty, every RESULTS_INTERVAL, and
-    lets the lease go after a quiet interval. Without this, every process that receives votes
-    computes the same results and publishes them to every phone (N processes, N times the
-    messages)."""
-
-    LEASE_MS = 3000
-
-    def __init__(self, url: str, channel: str):
-        import redis
-
-        self.redis = redis.Redis.from_url(url, socket_timeout=5)
-        self.prefix = f"{channel}:results"
-        self.token = f"{os.getpid()}-{id(self)}"
-        self.running: set[int] = set()
-
-    def __call__(self, workshop_id: int) -> None:
-        dirty, lease = self._keys(workshop_id)
-        self.redis.set(dirty, 1, px=60_000)
-        if workshop_id in self.running:
-            return  # our own loop sees the mark
-        if self.redis.set(lease, self.token, nx=True, px=self.LEASE_MS):
-            self.running.add(workshop_id)
-            app = current_app._get_current_object()
-            socketio.start_background_task(self._publish, app, workshop_id)
-
-    def _keys(self, workshop_id: int) -> tuple[str, str]:
-        return f"{self.prefix}:{workshop_id}:dirty", f"{self.prefix}:{workshop_id}:lease"
-
-    def _publish(self, app, workshop_id: int) -> None:
-        dirty, lease = self._keys(workshop_id)
-        interval = float(app.config.get("RESULTS_INTERVAL") or 0.2)
-        try:
-            while True:
-                if self.redis.getdel(dirty):
-                    self.redis.pexpire(lease, self.LEASE_MS)
-                    with app.app_context():
-                        try:
-                            emit_results(workshop_id)
-                        except Exception:
-                            log.exception("results broadcast failed")
-                        finally:
-                            db.session.remove()
-                    socketio.sleep(interval)
-                    continue
-                # Quiet: let the lease go, unless a vote marked the workshop meanwhile and
-                # nobody else has taken the lease since.
-                if self.redis.get(lease) == self.token.encode():
-                    self.redis.delete(lease)
-                if not (self.redis.exists(dirty)
-                        and self.redis.set(lease, self.token, nx=True, px=self.LEASE_MS)):
-                    return
-        except Exception:
-            log.exception("results publisher stopped")
-        finally:
-            self.running.discard(workshop_id)
-
-
-_shared: dict[str, SharedPublisher] = {}
-
-
-def schedule_results(workshop_id: int) -> None:
-    """Coalesced results: throttled in this process, or shared across processes when a
-    Redis message queue joins several (see `SharedPublisher`)."""
-    url = current_app.config.get("MESSAGE_QUEUE") or ""
-    if not url.startswith(("redis://", "rediss://", "unix://")) or \
-            float(current_app.config.get("RESULTS_INTERVAL") or 0) <= 0:
-        _throttled_results(workshop_id)
-        return
-    publisher = _shared.get(url)
-    if publisher is None:
-        publisher = _shared[url] = SharedPublisher(url, current_app.config["MESSAGE_QUEUE_CHANNEL"])
-    try:
-        publisher(workshop_id)
-    except Exception:  # Redis unreachable: results from this process alone, still correct
-        log.exception("shared results publisher unavailable")
-        _throttled_results(workshop_id)
+schedule_results = Coalesced("results", "RESULTS_INTERVAL", emit_results)
 
 
 def freeze_garbage() -> None:

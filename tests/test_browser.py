@@ -894,3 +894,27 @@ def test_whole_workshop_in_spanish(live_server, chromium):
     assert errors == [], errors
     for ctx in (laptop, screen_ctx, c1, c2, c3):
         ctx.close()
+
+
+def test_facilitator_pages_fit_a_phone(live_server, chromium):
+    """A facilitator may drive the workshop from a phone: the console, the dashboard and the
+    partner page never scroll sideways at 390 px (wide tables scroll inside their card)."""
+    ws = live_server.seed()
+    live_server.start()
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                   has_touch=True, base_url=live_server.url)
+    page = context.new_page()
+    errors: list[str] = []
+    collect_errors(errors, page, "console")
+    log_in(page)
+    for path in (f"/f/w/{ws['id']}", "/f/", f"/f/w/{ws['id']}/partners"):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+    page.goto(f"/f/w/{ws['id']}")
+    page.wait_for_function(READY)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # filled in, too
+    page.screenshot(path=str(ARTIFACTS / "console-phone.png"), full_page=True)
+    assert errors == []
+    context.close()

@@ -868,6 +868,12 @@ def workshop_dict(ws: Workshop) -> dict[str, Any]:
     }
 
 
+def comment_dict(c: Comment, helix: str) -> dict[str, Any]:
+    """A comment as the room sees it: the stance, the text and the helix, never the author."""
+    return {"comment_id": c.id, "domain_id": c.domain_id, "stance": c.stance, "text": c.text,
+            "helix": helix, "at": c.created_at.isoformat() + "Z"}
+
+
 def public_state(ws: Workshop, facilitator: bool = False) -> dict[str, Any]:
     """The snapshot everyone in the room gets; the facilitator's adds hidden domains and results."""
     statuses = None if facilitator else VOTABLE
@@ -887,10 +893,7 @@ def public_state(ws: Workshop, facilitator: bool = False) -> dict[str, Any]:
         if c.domain_id not in visible:
             continue
         per_domain[c.domain_id] = per_domain.get(c.domain_id, 0) + 1
-        comments.append(
-            {"comment_id": c.id, "domain_id": c.domain_id, "stance": c.stance, "text": c.text,
-             "helix": hx, "at": c.created_at.isoformat() + "Z"}
-        )
+        comments.append(comment_dict(c, hx))
     titles = {d.id: d.title for d in domains_of(ws)}
     priorities = [
         {"domain_id": pr.domain_id, "title": titles.get(pr.domain_id, ""), "rank": pr.rank,

@@ -300,6 +300,7 @@ def test_comment_every_stance_in_propose_discuss_and_vote(app, room):
     stances = ("support", "concern", "question", "evidence")
     for k, phase in enumerate(("propose", "discuss", "vote")):
         r.phase(phase)
+        projector.received()  # what came before the comments
         n = len(events(app, r.id))
         ids = []
         for stance in stances:
@@ -308,7 +309,17 @@ def test_comment_every_stance_in_propose_discuss_and_vote(app, room):
             ids.append(ack["comment_id"])
         assert len(set(ids)) == 4
         assert events(app, r.id)[n:] == [("comment", "participant")] * 4
-        state = last(projector, "state")
+        # The room gets each comment as itself (not a new full state), without its author.
+        got = projector.received()
+        assert not any(isinstance(m, dict) and "comments" in m for m in got), phase
+        sent = [c for c in got if isinstance(c, dict) and c.get("domain_id") == r.seeds[k]]
+        assert [(c["stance"], c["helix"], c["text"]) for c in sent] == [
+            (s, "environment", f"A {s}") for s in stances], phase
+        assert all(set(c) == {"comment_id", "domain_id", "stance", "text", "helix", "at"}
+                   for c in sent)
+        assert [c["comment_id"] for c in sent] == ids
+        # Whoever joins next gets them all in the state, counted on the domain.
+        state = r.phone("business").joined["state"]
         mine = [(c["stance"], c["helix"], c["text"]) for c in state["comments"]
                 if c["domain_id"] == r.seeds[k]]
         assert mine == [(s, "environment", f"A {s}") for s in stances], phase

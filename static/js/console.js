@@ -1,6 +1,6 @@
 // The facilitator's console: phases, method, reveal, moderation, live counts and results, decisions.
 import { SIZES, consensusChart, pct, rankingChart, setupCharts } from "./charts.js";
-import { act, countRows, emit, h, helixLabel, num, onConnect, page, renderBars, setStatus, socket, syncList, t } from "./socket.js";
+import { act, addComment, countRows, keepNewerComments, emit, h, helixLabel, num, onConnect, page, renderBars, setStatus, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,6 +23,9 @@ onConnect(async () => {
   else setStatus(statusEl, ack.error.message, "error");
 });
 socket.on("state", applyState);
+socket.on("comment", (c) => {
+  if (addComment(state, c)) renderDomains();
+});
 socket.on("counts", (c) => {
   if (!state) return;
   state.counts = c.counts;
@@ -37,7 +40,7 @@ socket.on("results", (r) => {
 });
 
 function applyState(s) {
-  state = s;
+  state = keepNewerComments(state, s);
   if (s.results) results = s.results;
   timer.update(s.workshop);
   render();

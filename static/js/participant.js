@@ -1,6 +1,6 @@
 // The participant's phone: join, then one view per phase, driven by `state` broadcasts.
 import {
-  act as sendAct, countRows, emit, h, helixLabel, num, onConnect, page, renderBars, send, setStatus, socket, syncList, t,
+  act as sendAct, addComment, countRows, keepNewerComments, emit, h, helixLabel, num, onConnect, page, renderBars, send, setStatus, socket, syncList, t,
 } from "./socket.js";
 import { countdown } from "./timer.js";
 
@@ -137,6 +137,9 @@ onConnect(async () => {
 socket.on("state", (s) => {
   if (joined) applyState(s);
 });
+socket.on("comment", (c) => {
+  if (joined && addComment(state, c)) render();
+});
 socket.on("counts", (c) => {
   if (!state) return;
   state.counts = c.counts;
@@ -155,7 +158,7 @@ socket.on("me", (m) => {
 });
 
 function applyState(s) {
-  state = s;
+  state = keepNewerComments(state, s);
   results = s.results || null;
   if (s.me) me = s.me;
   timer.update(s.workshop);

@@ -2,7 +2,7 @@
 // facilitator shows them, the results: an animated ranking (HTML bars split by helix, which
 // slide to their new place when the order changes) and the support-and-consensus chart.
 import { SIZES, barAxisTitle, consensusChart, helixColour, helixSplit, kindOf, pct, setupCharts } from "./charts.js";
-import { countRows, emit, h, helixLabel, num, onConnect, page, renderBars, socket, syncList, t } from "./socket.js";
+import { addComment, countRows, keepNewerComments, emit, h, helixLabel, num, onConnect, page, renderBars, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
@@ -20,6 +20,9 @@ onConnect(async () => {
   if (ack.ok) applyState(ack.state);
 });
 socket.on("state", applyState);
+socket.on("comment", (c) => {
+  if (addComment(state, c)) render();
+});
 socket.on("counts", (c) => {
   if (!state) return;
   state.counts = c.counts;
@@ -32,7 +35,7 @@ socket.on("results", (r) => {
 });
 
 function applyState(s) {
-  state = s;
+  state = keepNewerComments(state, s);
   results = s.results || null;
   timer.update(s.workshop);
   render();

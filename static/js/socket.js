@@ -248,3 +248,36 @@ export const helixLabel = (key) => {
 export function countRows(counts) {
   return (page.helices || []).map((x) => ({ key: x.key, label: x.label, value: (counts || {})[x.key] || 0 }));
 }
+
+/**
+ * A `comment` broadcast into the page's copy of the state (the room gets each new comment as
+ * itself, not a new full state): adds it once and counts it on its domain. True if it was new.
+ */
+export function addComment(state, c) {
+  if (!state || !c) return false;
+  state.comments = state.comments || [];
+  if (state.comments.some((x) => x.comment_id === c.comment_id)) return false;
+  state.comments.push(c);
+  const d = (state.domains || []).find((x) => x.domain_id === c.domain_id);
+  if (d) d.comments = (d.comments || 0) + 1;
+  return true;
+}
+
+/**
+ * A full `state` may have been read just before a comment that already arrived on its own:
+ * keep such newer comments (on domains the new state still shows) so they do not blink out.
+ */
+export function keepNewerComments(previous, next) {
+  if (!previous || !previous.comments || !next) return next;
+  next.comments = next.comments || [];
+  const newest = next.comments.reduce((m, c) => Math.max(m, c.comment_id), 0);
+  const shown = new Map((next.domains || []).map((d) => [d.domain_id, d]));
+  for (const c of previous.comments) {
+    if (c.comment_id > newest && shown.has(c.domain_id)) {
+      next.comments.push(c);
+      const d = shown.get(c.domain_id);
+      d.comments = (d.comments || 0) + 1;
+    }
+  }
+  return next;
+}

@@ -449,8 +449,10 @@ class Projector:
         self.conn = Conn()
         self.results: list[tuple[float, float, str, int]] = []  # (t, total points, key, bytes)
         self.states: list[tuple[float, set[int]]] = []
+        self.comments: dict[int, float] = {}  # comment id -> when it arrived
         self.conn.raw_handlers["results"] = self.on_results
         self.conn.raw_handlers["state"] = self.on_state
+        self.conn.raw_handlers["comment"] = self.on_comment
 
     def on_results(self, data: bytes, t: float) -> None:
         payload = json.loads(data[2:])[1]
@@ -462,6 +464,10 @@ class Projector:
     def on_state(self, data: bytes, t: float) -> None:
         payload = json.loads(data[2:])[1]
         self.states.append((t, {d["domain_id"] for d in payload.get("domains", [])}))
+
+    def on_comment(self, data: bytes, t: float) -> None:
+        payload = json.loads(data[2:])[1]
+        self.comments.setdefault(int(payload["comment_id"]), t)
 
     def total(self) -> float:
         return self.results[-1][1] if self.results else 0.0
@@ -572,6 +578,43 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
                          "ack_p95": pct(prop_lat, 95), "to_projector_p95": pct(prop_to_proj, 95),
                          "seconds": t1 - t0}
     await asyncio.sleep(args.settle)
+
+    # ------------------------------------------------------------------ 2b. discussion
+    t0 = time.monotonic()
+    com_lat, com_to_proj = [], []
+    if args.comments:
+        await phase("discuss")
+        a, _, _ = await fac.call("facilitate", {"workshop_id": wid}, 60)
+        targets = [d["domain_id"] for d in a["state"]["domains"] if d["status"] == "approved"]
+        talker = Conn()
+        await talker.open(fac_host, fac_port)
+        await talker.call("join", {"code": code, "helix": helices[1 % len(helices)],
+                                   "name": "Talker"}, args.ack_timeout)
+        sent: list[tuple[int, float]] = []
+        for j in range(args.comments):
+            try:
+                a, ts, ta = await talker.call("comment", {
+                    "domain_id": targets[j % len(targets)],
+                    "stance": ("support", "concern", "question", "evidence")[j % 4],
+                    "text": f"Comment {j + 1} from the load benchmark: " + "evidence " * 20},
+                    args.ack_timeout)
+            except Exception:
+                continue
+            if a.get("ok"):
+                com_lat.append(ta - ts)
+                sent.append((a["comment_id"], ts))
+            await asyncio.sleep(1.0 / args.comment_rate)
+        await asyncio.sleep(2.0)
+        com_to_proj = [projector.comments[c] - ts for c, ts in sent if c in projector.comments]
+        talker.close()
+    t1 = time.monotonic()
+    stage_t["discuss"] = (t0, t1)
+    report["discuss"] = {"n": len(com_lat), "ack_p50": pct(com_lat, 50),
+                         "ack_p95": pct(com_lat, 95), "to_projector_p50": pct(com_to_proj, 50),
+                         "to_projector_p95": pct(com_to_proj, 95),
+                         "reached_projector": len(com_to_proj), "seconds": t1 - t0}
+    if args.comments:
+        await asyncio.sleep(args.settle)
 
     # ------------------------------------------------------------------ 3. vote
     await phase("vote")
@@ -798,6 +841,9 @@ def parse_args(argv=None):
     ap.add_argument("--proposals", type=int, default=9,
                     help="domains proposed after the joins (the template seeds 3)")
     ap.add_argument("--propose-interval", type=float, default=0.5)
+    ap.add_argument("--comments", type=int, default=0,
+                    help="comments made in a discussion stage after the proposals")
+    ap.add_argument("--comment-rate", type=float, default=5.0, help="comments per second")
     ap.add_argument("--hidden", action="store_true",
                     help="keep results hidden from phones (only the console gets them)")
     ap.add_argument("--ack-timeout", type=float, default=30.0)
@@ -1053,6 +1099,12 @@ def print_report(r: dict, args) -> None:
         print(f"propose           {p['n']} proposals; ack p50/p95 "
               f"{ms(p['ack_p50'])}/{ms(p['ack_p95'])} ms;"
               f" new state on the projector p95 {ms(p['to_projector_p95'])} ms after sending")
+    c = r.get("discuss") or {}
+    if c.get("n"):
+        print(f"discuss           {c['n']} comments; ack p50/p95 "
+              f"{ms(c['ack_p50'])}/{ms(c['ack_p95'])} ms; on the projector p50/p95 "
+              f"{ms(c['to_projector_p50'])}/{ms(c['to_projector_p95'])} ms after sending "
+              f"({c['reached_projector']}/{c['n']} arrived)")
     print(f"votes             {v['acked']}/{v['sent']} acked"
           + (f"  errors {v['errors']}" if v["errors"] else ""))
     print(f"vote ack          p50 {ms(v['ack_p50'])} ms  p95 {ms(v['ack_p95'])} ms  "

@@ -212,7 +212,10 @@ def end_read() -> None:
 def broadcast_state(workshop_id: int) -> None:
     rules.forget_state(workshop_id)
     ws = rules.workshop_by_id(workshop_id)
-    public, full = rules.public_state(ws), rules.public_state(ws, facilitator=True)
+    # The room's copy without the comments' text, which grows with the discussion (every
+    # client has them: join ack, then `comment` events); the facilitator's is whole.
+    public = rules.public_state(ws, comments=False)
+    full = rules.public_state(ws, facilitator=True)
     end_read()
     socketio.emit("state", public, to=room(workshop_id))
     socketio.emit("state", full, to=facilitator_room(workshop_id))

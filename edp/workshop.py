@@ -874,8 +874,13 @@ def comment_dict(c: Comment, helix: str) -> dict[str, Any]:
             "helix": helix, "at": c.created_at.isoformat() + "Z"}
 
 
-def public_state(ws: Workshop, facilitator: bool = False) -> dict[str, Any]:
-    """The snapshot everyone in the room gets; the facilitator's adds hidden domains and results."""
+def public_state(ws: Workshop, facilitator: bool = False,
+                 comments: bool = True) -> dict[str, Any]:
+    """The snapshot everyone in the room gets; the facilitator's adds hidden domains and results.
+
+    `comments=False` leaves the comments' text out (the room's broadcasts: every client got
+    them in its join ack and then one `comment` event each); `comments_upto`, the newest
+    comment id counted, tells a client which of its comments the snapshot already counts."""
     statuses = None if facilitator else VOTABLE
     domains = domains_of(ws, statuses)
     comment_rows = list(
@@ -888,12 +893,13 @@ def public_state(ws: Workshop, facilitator: bool = False) -> dict[str, Any]:
     )
     visible = {d.id for d in domains}
     per_domain: dict[int, int] = {}
-    comments = []
+    items = []
     for c, hx in comment_rows:
         if c.domain_id not in visible:
             continue
         per_domain[c.domain_id] = per_domain.get(c.domain_id, 0) + 1
-        comments.append(comment_dict(c, hx))
+        if comments:
+            items.append(comment_dict(c, hx))
     titles = {d.id: d.title for d in domains_of(ws)}
     priorities = [
         {"domain_id": pr.domain_id, "title": titles.get(pr.domain_id, ""), "rank": pr.rank,
@@ -907,12 +913,14 @@ def public_state(ws: Workshop, facilitator: bool = False) -> dict[str, Any]:
     state = {
         "workshop": workshop_dict(ws),
         "domains": [domain_dict(d, per_domain.get(d.id, 0)) for d in domains],
-        "comments": comments,
+        "comments_upto": max((c.id for c, _hx in comment_rows), default=0),
         "counts": counts,
         "total": sum(counts.values()),
         "priorities": priorities,
         "results": compute_results(ws) if (facilitator or ws.results_shown) else None,
     }
+    if comments:
+        state["comments"] = items
     if facilitator:
         state["facilitator"] = True
     return state

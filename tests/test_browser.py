@@ -341,6 +341,9 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     phone.locator("#discuss-domains > li", has_text="Sustainable tourism").wait_for(
         state="detached"
     )
+    # That state broadcast leaves the comments' text out: the phone keeps the one it has.
+    assert item.locator(".comment", has_text="Water use must be measured first.").is_visible()
+    assert "Comments: 1" in item.locator("summary").inner_text()
 
     # Decide: record a priority with rationale and indicators; the phone shows it.
     console.get_by_role("button", name="Decide", exact=True).click()

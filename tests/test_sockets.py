@@ -326,6 +326,25 @@ def test_comment_every_stance_in_propose_discuss_and_vote(app, room):
         assert {d["domain_id"]: d["comments"] for d in state["domains"]}[r.seeds[k]] == 4
 
 
+def test_room_state_broadcasts_leave_the_comments_text_out(app, room):
+    """Every client has the comments (join ack, then one `comment` event each), so a `state`
+    broadcast to the room carries only their counts and the newest id it counts; the join ack
+    and the facilitator's state carry them all."""
+    r = room("discuss")
+    phone, projector = r.phone("academia"), r.projector()
+    ids = [ok(phone.emit("comment", {"domain_id": r.seeds[0], "stance": "evidence",
+                                     "text": f"fact {i}"}))["comment_id"] for i in range(3)]
+    projector.received()
+    r.console.received()
+    r.phase("vote")  # a full state to everyone
+    state = last(projector, "state")
+    assert "comments" not in state and state["comments_upto"] == max(ids)
+    assert {d["domain_id"]: d["comments"] for d in state["domains"]}[r.seeds[0]] == 3
+    assert [c["comment_id"] for c in last(r.console, "state")["comments"]] == ids
+    joined = r.phone("business").joined["state"]
+    assert [c["text"] for c in joined["comments"]] == ["fact 0", "fact 1", "fact 2"]
+
+
 def test_comment_outside_its_phases_is_wrong_phase(app, room):
     r = room()
     phone = r.phone()

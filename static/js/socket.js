@@ -264,16 +264,21 @@ export function addComment(state, c) {
 }
 
 /**
- * A full `state` may have been read just before a comment that already arrived on its own:
- * keep such newer comments (on domains the new state still shows) so they do not blink out.
+ * The room's `state` broadcasts leave the comments' text out (`comments_upto` says up to which
+ * comment id the snapshot counts), and a snapshot may have been read just before a comment that
+ * already arrived on its own: keep this page's comments on the domains still shown, and count
+ * those newer than the snapshot, so nothing blinks out.
  */
 export function keepNewerComments(previous, next) {
-  if (!previous || !previous.comments || !next) return next;
-  next.comments = next.comments || [];
-  const newest = next.comments.reduce((m, c) => Math.max(m, c.comment_id), 0);
+  if (!next) return next;
+  const mine = (previous && previous.comments) || [];
   const shown = new Map((next.domains || []).map((d) => [d.domain_id, d]));
-  for (const c of previous.comments) {
-    if (c.comment_id > newest && shown.has(c.domain_id)) {
+  const sent = Array.isArray(next.comments);
+  const upto = sent ? next.comments.reduce((m, c) => Math.max(m, c.comment_id), next.comments_upto || 0)
+    : next.comments_upto || 0;
+  if (!sent) next.comments = mine.filter((c) => c.comment_id <= upto && shown.has(c.domain_id));
+  for (const c of mine) {
+    if (c.comment_id > upto && shown.has(c.domain_id)) {
       next.comments.push(c);
       const d = shown.get(c.domain_id);
       d.comments = (d.comments || 0) + 1;

@@ -439,6 +439,12 @@ def send_phone_results(workshop_id: int, spread: bool = True) -> None:
     results = _latest_results.get(workshop_id)
     if results is None:
         return
+    # Another process may have hidden the results since they were computed here.
+    shown = rules.workshop_by_id(workshop_id).results_shown
+    end_read()
+    if not shown:
+        _latest_results.pop(workshop_id, None)
+        return
     payload = phone_results(results)
     shards = max(1, int(current_app.config.get("PHONE_SHARDS", 1)))
     gap = float(current_app.config.get("PHONE_RESULTS_SPREAD") or 0) / shards if spread else 0

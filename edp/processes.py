@@ -11,16 +11,15 @@ the earlier round's results for it, so a domain's history survives even an expor
 The comparison (`compare_rounds`) matches domains across two rounds by that chain of carried
 domains, else by their title, and tells for each whether it was kept, added or dropped, and how
 its support, helix split and consensus changed. The numbers are always `workshop.compute_results`
-of each round; only the normalisations below are added here (see `round_summary`), because raw
-scores of two rounds are not comparable when the method or the budget differ.
+of each round; only normalisations are added (`analysis.round_summary`, with the matching and
+the comparison table there too, pure like the rest of the arithmetic), because raw scores of
+two rounds are not comparable when the method or the budget differ.
 
 Rules only: nothing here reads a request. Changes are added to the session; the caller commits.
 """
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -30,6 +29,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from . import workshop as rules
+from .analysis import (  # noqa: F401  (the comparison arithmetic, re-exported)
+    ADDED,
+    DROPPED,
+    KEPT,
+    comparison_frame,
+    match_domains,
+    normalise_title,
+    round_summary,
+)
 from .extensions import db
 from .models import Domain, Event, Facilitator, Participant, Priority, Process, Workshop
 
@@ -37,7 +45,6 @@ from .models import Domain, Event, Facilitator, Participant, Priority, Process, 
 CARRY_ALL, CARRY_PRIORITIES = "all-approved", "priorities"
 CARRY_MODES = (CARRY_ALL, CARRY_PRIORITIES)
 # A domain's fate between two rounds.
-KEPT, ADDED, DROPPED = "kept", "added", "dropped"
 
 MESSAGES = {
     "other_process": _l("That workshop is already a round of another process."),
@@ -126,52 +133,6 @@ def round_label(ws: Workshop) -> str:
 
 
 # ---------------------------------------------------------------- results of one round
-
-
-def round_summary(
-    results: Mapping[str, Any], priorities: Mapping[int, Mapping[str, Any]] | None = None
-) -> dict[int, dict[str, Any]]:
-    """Per domain id: the round's own numbers plus two normalisations that make rounds
-    comparable.
-
-    Raw scores are not comparable across rounds: points depend on the budget and the head
-    count, Borda points on the number of domains, and criterion scores live on a 1..5 scale.
-    Hence:
-
-    - `support`: the domain's share of the round's total helix-balanced score,
-      `balanced_score / sum(balanced_score)` over the round's approved domains (0..1; None when
-      nobody voted). Shares of the same round add up to 1 whatever the method or budget.
-    - `split`: the domain's helix split, `by_helix[h] / sum(by_helix)` for this domain: which
-      share of its (per-voter) support came from each helix. Head counts do not weigh in,
-      because `by_helix` is already divided by each helix's voters.
-    - `consensus` is taken as computed (min/max of `by_helix`, already scale-free); None, like
-      `rank`, when nobody voted in the round.
-
-    `rank` is the position in the results ranking (score descending, ties by domain id);
-    `priority` the decided priority (`rank`, `rationale`, `indicators`) or None. Pure: takes a
-    `results` payload (`workshop.compute_results`) and plain dicts, touches no database."""
-    ranking = list(results.get("ranking") or [])
-    voted = sum(int(n) for n in (results.get("participation") or {}).values()) > 0
-    total = sum(max(0.0, float(e["balanced_score"])) for e in ranking)
-    out: dict[int, dict[str, Any]] = {}
-    for position, e in enumerate(ranking, start=1):
-        by_helix = {str(h): float(x) for h, x in (e.get("by_helix") or {}).items()}
-        helix_total = sum(max(0.0, x) for x in by_helix.values())
-        out[int(e["domain_id"])] = {
-            "title": e.get("title", ""),
-            "rank": position if voted else None,
-            "score": float(e["score"]),
-            "balanced_score": float(e["balanced_score"]),
-            "support": float(e["balanced_score"]) / total if voted and total > 0 else None,
-            "consensus": float(e.get("consensus", 0.0)) if voted else None,
-            "by_helix": by_helix,
-            "split": {h: (max(0.0, x) / helix_total if helix_total > 0 else None)
-                      for h, x in by_helix.items()},
-            "voters": int(e.get("voters", 0)),
-            "priority": dict(priorities[e["domain_id"]]) if priorities and
-            e["domain_id"] in priorities else None,
-        }
-    return out
 
 
 def priorities_of(ws: Workshop) -> dict[int, dict[str, Any]]:
@@ -366,110 +327,6 @@ def _carry_event(domain: Domain) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------- comparison (pure part)
-
-
-def normalise_title(title: str) -> str:
-    """Lower case, no accents, punctuation and runs of spaces folded: "Riego  de precisión."
-    and "riego de precision" match."""
-    text = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode("ascii")
-    return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
-
-
-def match_domains(
-    earlier: Mapping[int, str], later: Mapping[int, str], lineage: Mapping[int, int | None]
-) -> list[tuple[int | None, int | None]]:
-    """Pairs (earlier id, later id) over two rounds' domains ({id: title}, in display order).
-
-    A later domain matches the earlier domain its chain of carried domains reaches (`lineage`:
-    later id -> earlier-round id, or None); the rest match by `normalise_title`, first come
-    first served. Unmatched domains pair with None: (None, id) was added, (id, None) dropped."""
-    pairs: list[tuple[int | None, int | None]] = []
-    used: set[int] = set()
-    matched: dict[int, int] = {}
-    for lid in later:
-        eid = lineage.get(lid)
-        if eid is not None and eid in earlier and eid not in used:
-            matched[lid] = eid
-            used.add(eid)
-    free: dict[str, list[int]] = {}
-    for eid, title in earlier.items():
-        if eid not in used:
-            free.setdefault(normalise_title(title), []).append(eid)
-    for lid, title in later.items():
-        if lid not in matched and free.get(normalise_title(title)):
-            eid = free[normalise_title(title)].pop(0)
-            matched[lid] = eid
-            used.add(eid)
-    pairs += [(matched.get(lid), lid) for lid in later]
-    pairs += [(eid, None) for eid in earlier if eid not in used]
-    return pairs
-
-
-def _delta(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else b - a
-
-
-def comparison_frame(
-    earlier: Mapping[int, Mapping[str, Any]],
-    later: Mapping[int, Mapping[str, Any]],
-    pairs: Sequence[tuple[int | None, int | None]],
-    helices: Sequence[str],
-) -> pd.DataFrame:
-    """One row per matched pair: `round_summary` numbers of both rounds and their change.
-
-    Columns: `title` (the later title when kept), `status` (kept/added/dropped),
-    `earlier_domain_id`, `later_domain_id`, then for each of `rank`, `score`, `balanced_score`,
-    `support`, `consensus`, `priority` (the decided rank) an `earlier_` and a `later_` column,
-    `support_change` and `consensus_change` (later minus earlier), and per helix `h`:
-    `split_<h>_earlier`, `split_<h>_later`, `split_<h>_change`. Empty cells are None. Rows:
-    kept and added domains in the later round's order, then dropped ones in the earlier round's.
-
-    Only `support`, `split` and `consensus` compare across methods and budgets; `score` and
-    `balanced_score` are the rounds' own units (see `round_summary`). Pure pandas."""
-    rows = []
-    for eid, lid in pairs:
-        a = earlier.get(eid) if eid is not None else None
-        b = later.get(lid) if lid is not None else None
-        status = KEPT if a is not None and b is not None else (ADDED if b is not None else DROPPED)
-        row: dict[str, Any] = {
-            "title": (b or a or {}).get("title", ""),
-            "status": status,
-            "earlier_domain_id": eid if a is not None else None,
-            "later_domain_id": lid if b is not None else None,
-        }
-        for key in ("rank", "score", "balanced_score", "support", "consensus"):
-            row[f"earlier_{key}"] = a.get(key) if a else None
-            row[f"later_{key}"] = b.get(key) if b else None
-        row["support_change"] = _delta(row["earlier_support"], row["later_support"])
-        row["consensus_change"] = _delta(row["earlier_consensus"], row["later_consensus"])
-        row["earlier_priority"] = (a.get("priority") or {}).get("rank") if a else None
-        row["later_priority"] = (b.get("priority") or {}).get("rank") if b else None
-        for h in helices:
-            x = (a.get("split") or {}).get(h) if a else None
-            y = (b.get("split") or {}).get(h) if b else None
-            row[f"split_{h}_earlier"], row[f"split_{h}_later"] = x, y
-            row[f"split_{h}_change"] = _delta(x, y)
-        rows.append(row)
-    big = 10**9
-
-    def order(row: dict[str, Any]) -> tuple:
-        if row["status"] != DROPPED:
-            rank = row["later_rank"]
-            return (0, big if rank is None else rank, row["later_domain_id"])
-        rank = row["earlier_rank"]
-        return (1, big if rank is None else rank, row["earlier_domain_id"])
-
-    rows.sort(key=order)
-    columns = ["title", "status", "earlier_domain_id", "later_domain_id"]
-    for key in ("rank", "score", "balanced_score", "support", "consensus"):
-        columns += [f"earlier_{key}", f"later_{key}"]
-    columns += ["support_change", "consensus_change", "earlier_priority", "later_priority"]
-    for h in helices:
-        columns += [f"split_{h}_earlier", f"split_{h}_later", f"split_{h}_change"]
-    # Object columns keep ranks as ints and empty cells as None (not NaN).
-    frame = pd.DataFrame(rows, columns=columns, dtype=object)
-    frame.attrs["helices"] = list(helices)
-    return frame
 
 
 # ---------------------------------------------------------------- comparison (database)

@@ -299,6 +299,19 @@ def _jaccard(a: list[int], b: list[int]) -> float:
     return len(set(a) & set(b)) / len(union) if union else 0.0
 
 
+def import_partner(data: bytes, ws, facilitator):
+    """Import a partner region's record (the bytes of its JSON export) as a workshop of
+    `facilitator`, marked as the partner of workshop `ws`; the caller commits. Raises
+    `record.RecordError` or `PairingError` (nothing added) when it cannot be compared."""
+    from . import record
+
+    loaded = record.load(data)
+    side_of(loaded)  # the comparison can read it
+    partner = record.import_record(loaded, facilitator)
+    partner.settings = {**(partner.settings or {}), "partner_of": ws.id}
+    return partner
+
+
 def compare(ours: dict[str, Any], theirs: dict[str, Any]) -> Comparison:
     """Compare two records' priority lists (see the module's docstring for the rules)."""
     a, b = side_of(ours, "ours"), side_of(theirs, "theirs")

@@ -44,7 +44,6 @@ from .models import Domain, Event, Facilitator, Participant, Priority, Process, 
 # What `new_round` may carry besides an explicit list of domain ids.
 CARRY_ALL, CARRY_PRIORITIES = "all-approved", "priorities"
 CARRY_MODES = (CARRY_ALL, CARRY_PRIORITIES)
-# A domain's fate between two rounds.
 
 MESSAGES = {
     "other_process": _l("That workshop is already a round of another process."),

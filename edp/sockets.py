@@ -9,9 +9,10 @@ import gc
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app, g, request, session
 from flask_babel import force_locale
@@ -49,7 +50,7 @@ def after_commit(fn: Callable[[], None]) -> None:
 
 
 class _Bucket:
-    __slots__ = ("tokens", "at")
+    __slots__ = ("at", "tokens")
 
     def __init__(self, tokens: float):
         self.tokens, self.at = tokens, time.monotonic()
@@ -257,6 +258,18 @@ def broadcast_counts(workshop_id: int) -> None:
     socketio.emit("counts", payload, to=facilitator_room(workshop_id))
 
 
+def run_in_background(app, fn: Callable[[int], None], workshop_id: int) -> None:
+    """A broadcast run by a background greenlet: its own app context and session, and a
+    failure logged, never raised into the loop that scheduled it."""
+    with app.app_context():
+        try:
+            fn(workshop_id)
+        except Exception:
+            log.exception("%s broadcast failed", getattr(fn, "__name__", fn))
+        finally:
+            db.session.remove()
+
+
 class Throttle:
     """At most one run of `fn(workshop_id)` per workshop every `config[setting]` seconds.
 
@@ -287,13 +300,7 @@ class Throttle:
             # Cleared before reading: a change committed from here on schedules another run.
             self.pending.discard(workshop_id)
             self.last[workshop_id] = time.monotonic()
-            with app.app_context():
-                try:
-                    self.fn(workshop_id)
-                except Exception:
-                    log.exception("%s broadcast failed", self.setting)
-                finally:
-                    db.session.remove()
+            run_in_background(app, self.fn, workshop_id)
 
         socketio.start_background_task(later)
 
@@ -338,13 +345,7 @@ class SharedPublisher:
             while True:
                 if self.redis.getdel(dirty):
                     self.redis.pexpire(lease, self.LEASE_MS)
-                    with app.app_context():
-                        try:
-                            self.fn(workshop_id)
-                        except Exception:
-                            log.exception("%s broadcast failed", self.setting)
-                        finally:
-                            db.session.remove()
+                    run_in_background(app, self.fn, workshop_id)
                     socketio.sleep(interval)
                     continue
                 # Quiet: let the lease go, unless a change marked the workshop meanwhile and

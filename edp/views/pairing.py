@@ -92,15 +92,12 @@ def partners(workshop_id: int):
                               mb=limit // (1024 * 1024) or 1), 413
         else:
             try:
-                loaded = record.load(data)
-                pairing.side_of(loaded)  # the comparison can read it
-                partner = record.import_record(loaded, current_user)
+                partner = pairing.import_partner(data, ws, current_user)
             except (record.RecordError, pairing.PairingError):
                 db.session.rollback()
                 error, status = _("This file is not an EDP Live record: export the partner "
                                   "workshop's “Full record (JSON)” and upload that file."), 400
             else:
-                partner.settings = {**(partner.settings or {}), "partner_of": ws.id}
                 db.session.commit()
                 return redirect(url_for("pairing.pair", workshop_id=ws.id,
                                         partner_id=partner.id))

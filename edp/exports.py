@@ -112,7 +112,9 @@ class _Snapshot:
     results: dict[str, Any]
     domains: list[Domain]
     priorities: list[Priority]
-    comments: list[Any]  # rows: id, domain_id, stance, text, created_at, participant_id, helix
+    # rows: id, domain_id, stance, text, created_at, participant_id, helix, hidden; `comments`
+    # leaves out those the facilitator hid (the JSON record keeps them: `all_comments`).
+    comments: list[Any]
     participants: list[Any]  # rows: id, helix, created_at
     refs: dict[int, str]  # participant id -> "p1", "p2", ...
     events: list[Any]  # rows: id, at, kind, actor_role, helix, participant_id, payload
@@ -121,6 +123,7 @@ class _Snapshot:
     rankings: list[Any] = field(default_factory=list)
     # participant id -> (name, organisation); filled only when the workshop is "named".
     names: dict[int, tuple[str, str]] = field(default_factory=dict)
+    all_comments: list[Any] = field(default_factory=list)
 
     @property
     def named(self) -> bool:
@@ -180,7 +183,8 @@ def _snapshot(ws: Workshop) -> _Snapshot:
     refs = {row.id: f"p{n}" for n, row in enumerate(participants, start=1)}
     comments = db.session.execute(
         sa.select(Comment.id, Comment.domain_id, Comment.stance, Comment.text,
-                  Comment.created_at, Comment.participant_id, Participant.helix)
+                  Comment.created_at, Comment.participant_id, Participant.helix,
+                  Comment.hidden)
         .join(Participant, Participant.id == Comment.participant_id)
         .where(Comment.workshop_id == wid)
         .order_by(Comment.id)
@@ -223,7 +227,8 @@ def _snapshot(ws: Workshop) -> _Snapshot:
         results=results,
         domains=rules.domains_of(ws),
         priorities=priorities,
-        comments=comments,
+        comments=[c for c in comments if not c.hidden],
+        all_comments=comments,
         participants=participants,
         refs=refs,
         events=events,
@@ -805,6 +810,8 @@ class _Describer:
             "decide": _("Priority %(rank)s: %(title)s"),
             "updated": _("updated"),
             "undecide": _("Removed from the short list: %(title)s"),
+            "comment_hide": _("A comment on %(title)s hidden by the facilitator"),
+            "comment_restore": _("A comment on %(title)s restored by the facilitator"),
         }
         self.stances = {s: _stance_label(s) for s in rules.STANCES}
         self.phases = {p: _phase_label(p) for p in rules.PHASES}
@@ -871,6 +878,8 @@ class _Describer:
                 return text + (f" ({t['updated']})" if p.get("before") else "")
             if kind == "undecide":
                 return t["undecide"] % {"title": self.title(p)}
+            if kind == "moderate_comment":
+                return t[f"comment_{p.get('action')}"] % {"title": self.title(p)}
         except (TypeError, ValueError, KeyError):
             pass  # an unexpected payload: fall back to the event's name
         return str(kind)
@@ -926,9 +935,20 @@ def _timeline(snap: _Snapshot, describe: _Describer) -> list[dict[str, Any]]:
 
 
 def _comments_by_domain(snap: _Snapshot) -> dict[int, dict[str, list[Any]]]:
+    """Visible comments by domain and stance; a comment on a domain that was merged counts for
+    the domain it ended up in (it is evidence about the same field)."""
+    parent = {d.id: d.merged_into_id for d in snap.domains if d.merged_into_id}
+
+    def surviving(domain_id: int) -> int:
+        seen = {domain_id}
+        while domain_id in parent and parent[domain_id] not in seen:
+            domain_id = parent[domain_id]
+            seen.add(domain_id)
+        return domain_id
+
     grouped: dict[int, dict[str, list[Any]]] = {}
     for c in snap.comments:
-        grouped.setdefault(c.domain_id, {}).setdefault(c.stance, []).append(c)
+        grouped.setdefault(surviving(c.domain_id), {}).setdefault(c.stance, []).append(c)
     return grouped
 
 
@@ -1188,7 +1208,7 @@ def record_dict(snap: _Snapshot) -> dict[str, Any]:
         "exported_at": _iso(snap.exported_at),
         "workshop": workshop,
         "domains": domains,
-        "comments": [_comment_item(snap, c) for c in snap.comments],
+        "comments": [_comment_item(snap, c) for c in snap.all_comments],
         "participants": [
             {"ref": refs[p.id], "helix": p.helix, "joined_at": _iso(p.created_at)}
             for p in snap.participants
@@ -1212,6 +1232,8 @@ def _comment_item(snap: _Snapshot, c: Any) -> dict[str, Any]:
     item = {"comment_id": c.id, "domain_id": c.domain_id, "stance": c.stance, "text": c.text,
             "helix": c.helix, "participant": snap.refs.get(c.participant_id),
             "at": _iso(c.created_at)}
+    if getattr(c, "hidden", False):
+        item["hidden"] = True  # hidden by the facilitator: kept in the record, out of the room
     if snap.named:
         item["name"], item["organisation"] = snap.names.get(c.participant_id, ("", ""))
     return item

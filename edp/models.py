@@ -1,7 +1,7 @@
 """Typed SQLAlchemy 2 models. The Event table is the append-only deliberation record."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from .extensions import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Facilitator(UserMixin, db.Model):
@@ -131,6 +131,9 @@ class Comment(db.Model):
     text: Mapped[str] = mapped_column(sa.Text)
     client_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Hidden by the facilitator: out of every participant's and the projector's view and of
+    # the exports' evidence; the JSON record keeps it, marked hidden.
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class Vote(db.Model):

@@ -319,7 +319,8 @@ def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
         ref = c.get("participant") or authors.get(c["comment_id"])
         row = Comment(workshop_id=ws.id, domain_id=domain_id(c["domain_id"], "comment"),
                       participant_id=person(ref, f"comment {c['comment_id']}").id,
-                      stance=str(c["stance"]), text=str(c["text"]))
+                      stance=str(c["stance"]), text=str(c["text"]),
+                      hidden=c.get("hidden") is True)
         if c.get("at"):
             row.created_at = _time(c["at"])
         old = _int(c["comment_id"], "comment")

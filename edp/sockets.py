@@ -251,10 +251,19 @@ def send_ballots(participant_ids: set[int]) -> None:
 
 def broadcast_counts(workshop_id: int) -> None:
     ws = rules.workshop_by_id(workshop_id)
-    counts = rules.helix_counts(ws)
-    payload = {"counts": counts, "total": sum(counts.values())}
+    payload = rules.counts_payload(ws)
     end_read()
     socketio.emit("counts", payload, to=room(workshop_id))
+    socketio.emit("counts", payload, to=facilitator_room(workshop_id))
+
+
+def broadcast_progress(workshop_id: int) -> None:
+    """`counts` with who has voted, to the projector and the console only ("N of M have
+    voted" during the vote); the phones get counts when people join."""
+    ws = rules.workshop_by_id(workshop_id)
+    payload = rules.counts_payload(ws)
+    end_read()
+    socketio.emit("counts", payload, to=screen_room(workshop_id))
     socketio.emit("counts", payload, to=facilitator_room(workshop_id))
 
 
@@ -389,6 +398,7 @@ class Coalesced:
 
 
 schedule_counts = Coalesced("counts", "COUNTS_INTERVAL", broadcast_counts)
+schedule_progress = Coalesced("progress", "COUNTS_INTERVAL", broadcast_progress)
 schedule_state = Coalesced("state", "STATE_INTERVAL", broadcast_state)
 
 
@@ -407,6 +417,17 @@ def comment_added(workshop_id: int, item: dict[str, Any]) -> None:
         send()  # the in-process test client sees it at once
     else:
         socketio.start_background_task(send)
+
+
+def comment_moderated(workshop_id: int, item: dict[str, Any], hidden: bool) -> None:
+    """A hidden comment leaves every phone and projector at once (`comment_hidden`); a restored
+    one comes back as a new `comment`. The facilitator gets a fresh state with both."""
+    if hidden:
+        socketio.emit("comment_hidden", {"comment_id": item["comment_id"],
+                                         "domain_id": item["domain_id"]}, to=room(workshop_id))
+    else:
+        socketio.emit("comment", item, to=room(workshop_id))
+    broadcast_state(workshop_id)
 
 
 def state_changed(workshop_id: int) -> None:
@@ -508,6 +529,8 @@ def on_join(d):
     # and everything else is rate_limited (whatever the code, so the refusal reveals nothing).
     guard, sid, address = join_guard(), request.sid, client_address()
     limited = not guard.allowed(sid, address)
+    if d.get("language") in rules.LANGUAGES and not session.get("participant_id"):
+        session["lang"] = d["language"]  # a refusal before joining speaks the phone's language
     try:
         p, created = rules.join(
             d["code"], None if limited else d.get("helix"), d.get("name", ""),
@@ -587,6 +610,7 @@ def on_vote(d):
     wid = p.workshop_id
     remaining = rules.vote(p, d["domain_id"], d["points"])
     after_commit(lambda: schedule_results(wid))
+    after_commit(lambda: schedule_progress(wid))
     return {"remaining": remaining, "domain_id": d["domain_id"], "points": d["points"]}
 
 
@@ -601,6 +625,7 @@ def on_score(d):
     wid = p.workshop_id
     rules.score(p, d["domain_id"], d["criterion"], d["value"])
     after_commit(lambda: schedule_results(wid))
+    after_commit(lambda: schedule_progress(wid))
     return {}
 
 
@@ -610,6 +635,7 @@ def on_rank(d):
     wid = p.workshop_id
     rules.rank(p, d["order"])
     after_commit(lambda: schedule_results(wid))
+    after_commit(lambda: schedule_progress(wid))
     return {}
 
 
@@ -661,14 +687,29 @@ def on_configure(d):
 
 @event("moderate", {
     **WID,
-    "domain_id": ID,
-    "action": Field(str, choices=tuple(rules.MODERATION_ACTIONS)),
+    "domain_id": Field(int, required=False, min=1, max=2**31 - 1),
+    "comment_id": Field(int, required=False, min=1, max=2**31 - 1),
+    "action": Field(str, choices=tuple(dict.fromkeys(
+        rules.MODERATION_ACTIONS + rules.COMMENT_ACTIONS))),
     "into": Field(int, required=False, min=1, max=2**31 - 1),
 })
 def on_moderate(d):
+    """A domain (approve, hide, merge) or, with `comment_id`, a comment (hide, restore)."""
+    if ("comment_id" in d) == ("domain_id" in d):
+        raise fail("bad_payload")  # exactly one of the two
     ws = current_facilitator_workshop(d["workshop_id"])
-    dom, touched = rules.moderate(ws, d["domain_id"], d["action"], d.get("into"))
     wid = ws.id
+    if "comment_id" in d:
+        c = rules.moderate_comment(ws, d["comment_id"], d["action"])
+        helix = db.session.get(Participant, c.participant_id).helix
+        item, hidden = rules.comment_dict(c, helix), c.hidden
+        after_commit(lambda: comment_moderated(wid, item, hidden))
+        return {"comment_id": c.id, "domain_id": c.domain_id, "hidden": hidden}
+    if d["action"] not in rules.MODERATION_ACTIONS:
+        raise fail("bad_payload")
+    dom, touched = rules.moderate(ws, d["domain_id"], d["action"], d.get("into"))
+    if dom.participant_id:
+        touched = touched | {dom.participant_id}  # the proposer learns what became of it
     after_commit(lambda: broadcast_state(wid))
     after_commit(lambda: schedule_results(wid))
     if touched:

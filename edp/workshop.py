@@ -41,6 +41,8 @@ METHODS = ["dot", "score", "rank"]
 STANCES = ["support", "concern", "question", "evidence"]
 LANGUAGES = ["en", "es", "pt"]
 MODERATION_ACTIONS = ["approve", "hide", "merge"]
+# What the facilitator can do to a comment (`moderate` with a `comment_id`).
+COMMENT_ACTIONS = ["hide", "restore"]
 # Domain statuses a participant can see and vote on.
 VOTABLE = ("approved",)
 
@@ -107,12 +109,13 @@ def load_template(path: str | Path) -> dict[str, Any]:
         problems.append(f"method must be one of {METHODS}")
     helices = data.get("helices") or []
     if (not isinstance(helices, list) or not helices
-            or any(not isinstance(h, dict) or not h.get("key") or not h.get("label")
+            or any(not isinstance(h, dict) or not h.get("key") or not _label_ok(h)
                    for h in helices)):
-        problems.append("at least one [[helices]] with key and label is needed")
+        problems.append("at least one [[helices]] with key and label is needed "
+                        "(label: a string, or {en = ..., es = ..., pt = ...})")
     criteria = data.get("criteria") or []
     for c in criteria if isinstance(criteria, list) else [None]:
-        if (not isinstance(c, dict) or not c.get("key") or not c.get("label")
+        if (not isinstance(c, dict) or not c.get("key") or not _label_ok(c)
                 or float(c.get("weight", 1)) <= 0):
             problems.append("every [[criteria]] needs key, label and a positive weight")
             break
@@ -125,6 +128,47 @@ def load_template(path: str | Path) -> dict[str, Any]:
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
     return data
+
+
+def _label_ok(item: dict[str, Any]) -> bool:
+    """A template label: a string, or a table of strings by language; `labels` (optional) adds
+    translations beside a plain `label`."""
+    label, labels = item.get("label"), item.get("labels", {})
+    if isinstance(label, dict):
+        if not label or not all(isinstance(v, str) and v.strip() for v in label.values()):
+            return False
+    elif not (isinstance(label, str) and label.strip()):
+        return False
+    return isinstance(labels, dict) and all(
+        k in LANGUAGES and isinstance(v, str) and v.strip() for k, v in labels.items())
+
+
+def labelled(item: dict[str, Any], language: str, written_in: str = "en") -> dict[str, Any]:
+    """A helix or criterion as stored: `label` a plain string in the workshop's `language` when
+    the template has it (the contract's `label`), and `labels` the translations by language.
+
+    A template gives `label = "..."` (in `written_in`, the template's own language) plus,
+    optionally, `labels = {es = "...", pt = "..."}`, or `label = {en = "...", es = "..."}`."""
+    label = item["label"]
+    labels = {k: str(v).strip() for k, v in (item.get("labels") or {}).items() if k in LANGUAGES}
+    if isinstance(label, dict):
+        given = {k: str(v).strip() for k, v in label.items() if k in LANGUAGES}
+        labels = {**given, **labels}
+        fallback = labels.get("en") or next(iter(str(v).strip() for v in label.values()))
+    else:
+        fallback = str(label).strip()
+        labels.setdefault(written_in, fallback)
+    out = {"key": str(item["key"]), "label": labels.get(language) or fallback}
+    if set(labels) - {language} or not labels:
+        out["labels"] = labels
+    return out
+
+
+def label_in(item: dict[str, Any] | None, language: str | None) -> str:
+    """An item's label in `language` when the template translated it, else its `label`."""
+    if not item:
+        return ""
+    return (item.get("labels") or {}).get(language or "") or item.get("label") or item.get("key", "")
 
 
 def new_code() -> str:
@@ -145,12 +189,23 @@ def create_workshop(
     facilitator: Facilitator,
     title: str | None = None,
     method: str | None = None,
+    region: str | None = None,
+    language: str | None = None,
 ) -> Workshop:
+    """A workshop from a template; `region` and `language` (en, es, pt), when given, replace
+    the template's (a template written in English can run a Spanish workshop)."""
     method = method or template.get("method", "dot")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
+    written_in = template.get("language", "en")
+    language = language or written_in
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}")
+    region = (region if region is not None else template.get("region", "")) or ""
+    if len(region) > 200:
+        raise ValueError("region: at most 200 characters")
     criteria = [
-        {"key": c["key"], "label": c["label"], "weight": float(c.get("weight", 1))}
+        {**labelled(c, language, written_in), "weight": float(c.get("weight", 1))}
         for c in template.get("criteria") or []
     ]
     if method == "score" and not criteria:
@@ -164,14 +219,14 @@ def create_workshop(
     ws = Workshop(
         code=new_code(),
         title=title or template["title"],
-        region=template.get("region", ""),
-        language=template.get("language", "en"),
+        region=region.strip(),
+        language=language,
         method=method,
         budget=int(template.get("budget", 10)),
         cap=int(template["cap"]) if template.get("cap") else None,
         max_priorities=int(template.get("max_priorities", 5)),
         moderation=template.get("moderation", "post"),
-        helices=[{"key": h["key"], "label": h["label"]} for h in template["helices"]],
+        helices=[labelled(h, language, written_in) for h in template["helices"]],
         criteria=criteria,
         settings={
             "vote_own": bool(template.get("vote_own", True)),
@@ -592,13 +647,18 @@ def _move_points(ws: Workshop, source: Domain, target: Domain | None) -> set[int
                 sa.select(Vote).where(Vote.participant_id == p.id, Vote.domain_id == target.id)
             )
             before = dest.points if dest else 0
-            if dest is None:
-                db.session.add(Vote(workshop_id=ws.id, participant_id=p.id,
-                                    domain_id=target.id, points=points))
-            else:
-                dest.points += points
-            record(ws, "vote", "system", p, domain_id=target.id, points=before + points,
-                   before=before, reason="merged", merged_from=source.id)
+            # The per-domain cap holds after a merge too: what would go above it returns to
+            # the participant's budget (and the event says how much).
+            after = before + points if not ws.cap else min(ws.cap, before + points)
+            extra = {"returned": before + points - after} if after < before + points else {}
+            if after != before or extra:
+                if dest is None:
+                    db.session.add(Vote(workshop_id=ws.id, participant_id=p.id,
+                                        domain_id=target.id, points=after))
+                else:
+                    dest.points = after
+                record(ws, "vote", "system", p, domain_id=target.id, points=after,
+                       before=before, reason="merged", merged_from=source.id, **extra)
         touched.add(p.id)
     db.session.flush()
     return touched
@@ -708,6 +768,22 @@ def undecide(ws: Workshop, domain_id: int) -> None:
     for position, r in enumerate(rest, start=1):
         r.rank = position
     record(ws, "undecide", "facilitator", domain_id=domain_id)
+
+
+def moderate_comment(ws: Workshop, comment_id: int, action: str) -> Comment:
+    """Hide a comment from the room (participants, projector, the exports' evidence) or
+    restore it; the record keeps it either way, and the change is an event of its own."""
+    if action not in COMMENT_ACTIONS:
+        raise fail("bad_payload")
+    c = db.session.get(Comment, comment_id)
+    if c is None or c.workshop_id != ws.id:
+        raise fail("not_found")
+    hidden = action == "hide"
+    if c.hidden != hidden:
+        c.hidden = hidden
+        record(ws, "moderate_comment", "facilitator", comment_id=c.id, domain_id=c.domain_id,
+               action=action)
+    return c
 
 
 def reveal(ws: Workshop, shown: bool) -> None:
@@ -868,10 +944,71 @@ def workshop_dict(ws: Workshop) -> dict[str, Any]:
     }
 
 
-def comment_dict(c: Comment, helix: str) -> dict[str, Any]:
-    """A comment as the room sees it: the stance, the text and the helix, never the author."""
-    return {"comment_id": c.id, "domain_id": c.domain_id, "stance": c.stance, "text": c.text,
+def comment_dict(c: Comment, helix: str, facilitator: bool = False) -> dict[str, Any]:
+    """A comment as the room sees it: the stance, the text and the helix, never the author
+    (the facilitator's copy also says whether it is hidden)."""
+    item = {"comment_id": c.id, "domain_id": c.domain_id, "stance": c.stance, "text": c.text,
             "helix": helix, "at": c.created_at.isoformat() + "Z"}
+    if facilitator:
+        item["hidden"] = bool(c.hidden)
+    return item
+
+
+def voted_counts(ws: Workshop) -> dict[str, int]:
+    """Per helix, the participants who have cast anything (a vote, a score or a ranking): the
+    projector's "N of M have voted". One query per ballot table; a head count, no ballot."""
+    voted: dict[str, set[int]] = {h: set() for h in ws.helix_keys()}
+    for model in (Vote, Score, Ranking):
+        rows = db.session.execute(
+            sa.select(Participant.helix, model.participant_id).distinct()
+            .join(Participant, Participant.id == model.participant_id)
+            .where(model.workshop_id == ws.id)
+        ).all()
+        for hx, pid in rows:
+            voted.setdefault(hx, set()).add(pid)
+    return {h: len(ids) for h, ids in voted.items()}
+
+
+def counts_payload(ws: Workshop) -> dict[str, Any]:
+    """Who is here and who has voted, by helix (the `counts` broadcast and part of `state`)."""
+    counts = helix_counts(ws)
+    voted = voted_counts(ws)
+    return {"counts": counts, "total": sum(counts.values()),
+            "voted": voted, "voted_total": sum(voted.values())}
+
+
+# Near-duplicate hints for the facilitator: token-set similarity of accent-folded titles (and
+# descriptions, weighted less) at or above this score (0..100).
+SIMILAR_AT = 70
+
+
+def similar_domains(domains: list[Domain]) -> dict[int, list[dict[str, Any]]]:
+    """For each pending or approved domain, the others it probably repeats, best first."""
+    from rapidfuzz import fuzz, process
+
+    from .pairing import normalise
+
+    open_ = [d for d in domains if d.status in ("pending", "approved")]
+    if len(open_) < 2:
+        return {}
+    titles = [normalise(d.title) for d in open_]
+    texts = [normalise(f"{d.title} {d.description}") for d in open_]
+    by_title = process.cdist(titles, titles, scorer=fuzz.token_sort_ratio, workers=1)
+    by_text = process.cdist(texts, texts, scorer=fuzz.token_set_ratio, workers=1)
+    hints: dict[int, list[dict[str, Any]]] = {}
+    for i, d in enumerate(open_):
+        found = []
+        for j, other in enumerate(open_):
+            if i == j or not titles[i] or not titles[j]:
+                continue
+            score = max(float(by_title[i][j]), 0.9 * float(by_text[i][j]))
+            if score >= SIMILAR_AT:
+                found.append({"domain_id": other.id, "title": other.title,
+                              "score": round(score)})
+        if found:
+            found.sort(key=lambda x: (-x["score"], x["domain_id"]))
+            hints[d.id] = found[:3]
+    return hints
 
 
 def public_state(ws: Workshop, facilitator: bool = False,
@@ -894,12 +1031,18 @@ def public_state(ws: Workshop, facilitator: bool = False,
     visible = {d.id for d in domains}
     per_domain: dict[int, int] = {}
     items = []
+    hidden_ids = []
     for c, hx in comment_rows:
         if c.domain_id not in visible:
             continue
-        per_domain[c.domain_id] = per_domain.get(c.domain_id, 0) + 1
+        if c.hidden:
+            hidden_ids.append(c.id)
+            if not facilitator:
+                continue  # out of the room's view, and out of its counts
+        else:
+            per_domain[c.domain_id] = per_domain.get(c.domain_id, 0) + 1
         if comments:
-            items.append(comment_dict(c, hx))
+            items.append(comment_dict(c, hx, facilitator))
     titles = {d.id: d.title for d in domains_of(ws)}
     priorities = [
         {"domain_id": pr.domain_id, "title": titles.get(pr.domain_id, ""), "rank": pr.rank,
@@ -909,13 +1052,25 @@ def public_state(ws: Workshop, facilitator: bool = False,
             sa.select(Priority).where(Priority.workshop_id == ws.id).order_by(Priority.rank)
         )
     ]
-    counts = helix_counts(ws)
+    domain_items = [domain_dict(d, per_domain.get(d.id, 0)) for d in domains]
+    if facilitator:
+        hints = similar_domains(domains)
+        proposers = dict(db.session.execute(
+            sa.select(Participant.id, Participant.helix)
+            .where(Participant.workshop_id == ws.id,
+                   Participant.id.in_({d.participant_id for d in domains if d.participant_id}))
+        ).all())
+        for item, d in zip(domain_items, domains):
+            item["similar"] = hints.get(d.id, [])
+            item["helix"] = proposers.get(d.participant_id)
+            item["created_at"] = d.created_at.isoformat() + "Z"
     state = {
         "workshop": workshop_dict(ws),
-        "domains": [domain_dict(d, per_domain.get(d.id, 0)) for d in domains],
+        "domains": domain_items,
         "comments_upto": max((c.id for c, _hx in comment_rows), default=0),
-        "counts": counts,
-        "total": sum(counts.values()),
+        # Comments the facilitator hid: a client drops the copies it kept (see socket.js).
+        "hidden_comments": hidden_ids,
+        **counts_payload(ws),
         "priorities": priorities,
         "results": compute_results(ws) if (facilitator or ws.results_shown) else None,
     }
@@ -932,7 +1087,7 @@ def my_ballot(p: Participant, ws: Workshop, new: bool = False) -> dict[str, Any]
     if new:
         return {"participant_id": p.id, "helix": p.helix, "name": p.name,
                 "language": p.language or ws.language, "votes": {}, "remaining": ws.budget,
-                "scores": {}, "ranking": [], "proposed": []}
+                "scores": {}, "ranking": [], "proposed": [], "proposals": []}
     votes = {
         str(v.domain_id): v.points
         for v in db.session.scalars(sa.select(Vote).where(Vote.participant_id == p.id))
@@ -941,9 +1096,12 @@ def my_ballot(p: Participant, ws: Workshop, new: bool = False) -> dict[str, Any]
     for s in db.session.scalars(sa.select(Score).where(Score.participant_id == p.id)):
         scores.setdefault(str(s.domain_id), {})[s.criterion] = s.value
     ranking = db.session.scalar(sa.select(Ranking.order).where(Ranking.participant_id == p.id))
-    own = db.session.scalars(
-        sa.select(Domain.id).where(Domain.participant_id == p.id).order_by(Domain.id)
-    )
+    own = list(db.session.scalars(
+        sa.select(Domain).where(Domain.participant_id == p.id).order_by(Domain.id)
+    ))
+    into = {d.merged_into_id for d in own if d.merged_into_id}
+    into_titles = dict(db.session.execute(
+        sa.select(Domain.id, Domain.title).where(Domain.id.in_(into))).all()) if into else {}
     return {
         "participant_id": p.id,
         "helix": p.helix,
@@ -953,7 +1111,12 @@ def my_ballot(p: Participant, ws: Workshop, new: bool = False) -> dict[str, Any]
         "remaining": ws.budget - sum(votes.values()),
         "scores": scores,
         "ranking": ranking or [],
-        "proposed": list(own),
+        "proposed": [d.id for d in own],
+        # What became of each of this participant's proposals (merged into what, hidden).
+        "proposals": [{"domain_id": d.id, "title": d.title, "status": d.status,
+                       "merged_into": d.merged_into_id,
+                       "merged_into_title": into_titles.get(d.merged_into_id)}
+                      for d in own],
     }
 
 
@@ -983,7 +1146,7 @@ def participant_state(p: Participant, new: bool = False) -> dict[str, Any]:
     if hit is not None and hit[1] == key and now - hit[0] < STATE_CACHE_SECONDS:
         state = dict(hit[2])
         state["workshop"] = workshop_dict(ws)
-        counts = helix_counts(ws)
+        counts = helix_counts(ws)  # who voted may be up to a second old; joins are fresh
         state["counts"], state["total"] = counts, sum(counts.values())
     else:
         state = public_state(ws)

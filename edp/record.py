@@ -86,6 +86,15 @@ def _time(value: Any) -> datetime | None:
 # ---------------------------------------------------------------- ids
 
 
+def _labels(item: dict[str, Any]) -> dict[str, Any]:
+    """A helix's or criterion's translated labels, when the record has them."""
+    labels = item.get("labels")
+    if not isinstance(labels, dict):
+        return {}
+    kept = {str(k): str(v) for k, v in labels.items() if k in rules.LANGUAGES and v}
+    return {"labels": kept} if kept else {}
+
+
 def remap_payload(kind: str, payload: dict[str, Any], domain: Callable[[Any], Any],
                   comment: Callable[[Any], Any]) -> dict[str, Any]:
     """An event payload with its domain and comment ids passed through `domain`/`comment`."""
@@ -200,10 +209,12 @@ def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
     if record.get("format") != RECORD_FORMAT or record.get("version") not in SUPPORTED_VERSIONS:
         raise RecordError("not a supported EDP Live record")
     w = record["workshop"]
-    helices = [{"key": str(h["key"]), "label": str(h["label"])} for h in w["helices"]]
+    helices = [{"key": str(h["key"]), "label": str(h["label"]), **_labels(h)}
+               for h in w["helices"]]
     if not helices:
         raise RecordError("the workshop has no helices")
-    criteria = [{"key": str(c["key"]), "label": str(c["label"]), "weight": float(c["weight"])}
+    criteria = [{"key": str(c["key"]), "label": str(c["label"]), **_labels(c),
+                 "weight": float(c["weight"])}
                 for c in w.get("criteria") or []]
     for key, allowed in (("method", rules.METHODS), ("language", rules.LANGUAGES),
                          ("phase", rules.PHASES)):

@@ -621,17 +621,25 @@ def moderate(
         payload["into_title"] = target.title
         payload["lineage"] = [{"domain_id": did, "into": parent[did]}
                               for did in sorted(parent) if reaches(did)]
-    record(ws, "moderate", "facilitator", **payload)
+    ev = record(ws, "moderate", "facilitator", **payload)
     touched: set[int] = set()
     if action in ("hide", "merge"):
-        touched = _move_points(ws, d, target)
+        touched, moved, returned = _move_points(ws, d, target)
+        if target is not None:
+            # What really moved: points above the target's cap went back to the budget.
+            extra = {"points_returned": returned} if returned else {}
+            ev.payload = {**payload, "points_moved": moved, **extra}
     return d, touched
 
 
-def _move_points(ws: Workshop, source: Domain, target: Domain | None) -> set[int]:
+def _move_points(ws: Workshop, source: Domain,
+                 target: Domain | None) -> tuple[set[int], int, int]:
     """Give back (hide) or move (merge) the dot points on `source`; one `vote` event per change,
-    by the system, in the voter's helix, with the reason and the domain the points came from."""
+    by the system, in the voter's helix, with the reason and the domain the points came from.
+    Returns the voters touched, the points moved and the points returned to budgets (a merge
+    returns those the target's cap cannot take; a hide returns them all)."""
     touched = set()
+    moved = returned = 0
     rows = list(db.session.scalars(
         sa.select(Vote).where(Vote.domain_id == source.id).order_by(Vote.participant_id)
     ))
@@ -651,6 +659,8 @@ def _move_points(ws: Workshop, source: Domain, target: Domain | None) -> set[int
             # the participant's budget (and the event says how much).
             after = before + points if not ws.cap else min(ws.cap, before + points)
             extra = {"returned": before + points - after} if after < before + points else {}
+            moved += after - before
+            returned += before + points - after
             if after != before or extra:
                 if dest is None:
                     db.session.add(Vote(workshop_id=ws.id, participant_id=p.id,
@@ -659,9 +669,11 @@ def _move_points(ws: Workshop, source: Domain, target: Domain | None) -> set[int
                     dest.points = after
                 record(ws, "vote", "system", p, domain_id=target.id, points=after,
                        before=before, reason="merged", merged_from=source.id, **extra)
+        else:
+            returned += points
         touched.add(p.id)
     db.session.flush()
-    return touched
+    return touched, moved, returned
 
 
 def decide(

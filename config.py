@@ -20,8 +20,13 @@ class Config:
     MESSAGE_QUEUE_CHANNEL = os.environ.get("EDP_MESSAGE_QUEUE_CHANNEL", "edp-live")
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ["en", "es", "pt"]
-    # Public address printed in join links and QR codes; empty = taken from the request.
+    # Public address printed in join links and QR codes; empty = one of the machine's network
+    # addresses when the server listens on the network, else the request's (docs/venue.md).
     PUBLIC_URL = os.environ.get("EDP_PUBLIC_URL", "")
+    # Where `edp run` listens ({"host", "port"}): set by the command itself, not the environment.
+    # The join link and the Socket.IO origin check follow it (edp/network.py); None under other
+    # servers (gunicorn), where the request's address is used.
+    LISTEN = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     # Behind HTTPS set EDP_SECURE_COOKIES=1: the session and remember-me cookies then travel

@@ -51,7 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
 
-    from . import models  # noqa: F401  (registers the tables)
+    from . import models  # registers the tables
 
     @login_manager.user_loader
     def load_user(user_id: str):
@@ -149,9 +149,13 @@ def origin_check(app: Flask) -> Callable[[str | None, dict], bool]:
     would otherwise act with the facilitator's cookie). Clients that send no Origin header
     (command-line tools) are not browsers and are let through by Engine.IO.
 
-    EDP_PUBLIC_URL (plus EDP_ALLOWED_ORIGINS) when set; otherwise the request's own origin."""
+    Accepted: EDP_PUBLIC_URL's origin and EDP_ALLOWED_ORIGINS; the request's own origin when no
+    public URL is set; and always the server's own names on the port it serves: its network
+    addresses and host name, and localhost / 127.0.0.1 / [::1] for browsers on this machine
+    (a page opened on the laptop as http://localhost:5000 works whatever EDP_PUBLIC_URL says)."""
     listed = {normal_origin(x) for x in re.split(r"[\s,]+", app.config.get("ALLOWED_ORIGINS", ""))}
-    listed.add(normal_origin(app.config.get("PUBLIC_URL")))
+    public = normal_origin(app.config.get("PUBLIC_URL"))
+    listed.add(public)
     listed.discard(None)
     fixed = frozenset(listed)
 
@@ -159,17 +163,43 @@ def origin_check(app: Flask) -> Callable[[str | None, dict], bool]:
         got = normal_origin(origin)
         if got is None:
             return False
-        if fixed:
-            return got in fixed
+        if got in fixed:
+            return True
         environ = environ or {}
-        host = environ.get("HTTP_HOST", "")
-        scheme = environ.get("wsgi.url_scheme", "http")
-        same = {normal_origin(f"{scheme}://{host}")}
-        if "HTTP_X_FORWARDED_HOST" in environ or "HTTP_X_FORWARDED_PROTO" in environ:
-            # Behind a proxy that says which address the browser used.
-            f_scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()
-            f_host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip()
-            same.add(normal_origin(f"{f_scheme}://{f_host}"))
-        return got in same
+        if public is None and got in _same_origins(environ):
+            return True
+        return got in _own_origins(app, environ)
 
     return allowed
+
+
+def _same_origins(environ: dict) -> set[str | None]:
+    host = environ.get("HTTP_HOST", "")
+    scheme = environ.get("wsgi.url_scheme", "http")
+    same = {normal_origin(f"{scheme}://{host}")}
+    if "HTTP_X_FORWARDED_HOST" in environ or "HTTP_X_FORWARDED_PROTO" in environ:
+        # Behind a proxy that says which address the browser used.
+        f_scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()
+        f_host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip()
+        same.add(normal_origin(f"{f_scheme}://{f_host}"))
+    return same
+
+
+def _own_origins(app: Flask, environ: dict) -> set[str | None]:
+    """The origins of pages this very server serves: its names and addresses on its port.
+    Loopback names only for a browser on this machine (another machine's localhost is not us)."""
+    from . import network
+
+    listen = app.config.get("LISTEN") or {}
+    port = listen.get("port") or environ.get("SERVER_PORT")
+    if not port:
+        return set()
+    scheme = environ.get("wsgi.url_scheme", "http")
+    names = set(network.host_names())
+    names.update(network.url_host(a) for a in network.network_addresses())
+    host = str(listen.get("host") or "")
+    if host and not network.is_wildcard(host) and not network.is_loopback(host):
+        names.add(network.url_host(host.strip("[]")).lower())
+    if network.is_loopback(environ.get("REMOTE_ADDR")):
+        names.update({"localhost", "127.0.0.1", "[::1]"})
+    return {normal_origin(f"{scheme}://{name}:{port}") for name in names}

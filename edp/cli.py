@@ -50,16 +50,94 @@ def freeze_startup() -> None:
 
 
 def _serve(host: str, port: int) -> None:
+    import errno
+
+    from . import network
     from .extensions import db, socketio
 
+    app = current_app._get_current_object()
+    # Pages build the join link and the origin check accepts this server's own names from it.
+    app.config["LISTEN"] = {"host": host, "port": port}
+    _print_addresses(host, port)
     # The command's own session must not keep a transaction (and SQLite's lock) open while
     # the server runs.
     db.session.remove()
-    app = current_app._get_current_object()
     if app.config.get("GC_FREEZE"):
         freeze_startup()
-    click.echo(f"EDP Live serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
-    socketio.run(app, host=host, port=port, log_output=False)
+    try:
+        # For the command-line tools run meanwhile: their links follow this server.
+        record = network.record_server(app.instance_path, host, port,
+                                       str(app.config["SQLALCHEMY_DATABASE_URI"]))
+    except OSError as exc:
+        record = None
+        click.echo(f"warning: cannot record the server's address under instance/: {exc}", err=True)
+    try:
+        socketio.run(app, host=host, port=port, log_output=False)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} is already in use (another `edp run`?): stop it, or pick another "
+                f"port with --port {port + 1}") from exc
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise click.ClickException(
+                f"{host} is not an address of this computer (its addresses: "
+                f"{', '.join(network.network_addresses()) or 'none'}); "
+                "use --host 0.0.0.0 to listen on all of them") from exc
+        raise
+    finally:
+        if record is not None:
+            network.forget_server(record)
+
+
+def _print_addresses(host: str, port: int) -> None:
+    """Where this server can be opened, and the join link of each open workshop."""
+    from . import network
+    from .extensions import db
+    from .models import Workshop
+
+    public = current_app.config.get("PUBLIC_URL")
+    listen = {"host": host, "port": port}
+    network.network_addresses(refresh=True)
+    addresses = network.served_addresses(host)
+    lines = [f"EDP Live is serving on port {port} (Ctrl+C to stop).",
+             f"  On this computer: {network.local_url(listen)}/"]
+    if public:
+        lines.append(f"  Public address:   {public.rstrip('/')}/  (EDP_PUBLIC_URL)")
+    if network.is_wildcard(host):
+        for i, address in enumerate(addresses):
+            label = "  On the network:   " if i == 0 else " " * 20
+            lines.append(f"{label}http://{network.url_host(address)}:{port}/")
+    elif not network.is_loopback(host):
+        lines.append(f"  On the network:   http://{network.url_host(host.strip('[]'))}:{port}/")
+    base, reason = network.join_base(public, listen, None)
+    if reason == network.LOOPBACK_ONLY:
+        lines += [(f"  Phones cannot reach this server: it listens on {host}, an address of "
+                   "this computer only."),
+                  "  For a workshop in the room restart it with:  edp run --host 0.0.0.0",
+                  "  (or set EDP_PUBLIC_URL to an address phones can reach; see docs/venue.md)."]
+        if network.network_addresses():
+            lines.append("  This computer's network addresses: "
+                         + ", ".join(network.network_addresses()))
+    elif reason == network.NO_NETWORK:
+        lines += ["  This computer is not connected to any network: phones cannot reach it.",
+                  "  Connect it to the venue Wi-Fi or a phone hotspot; the join links and QR codes",
+                  "  follow its address once it has one (reload the projector page)."]
+    try:
+        open_ones = db.session.scalars(
+            sa.select(Workshop).where(Workshop.phase != "closed").order_by(Workshop.id.desc())
+            .limit(11)).all()
+    except sa.exc.SQLAlchemyError:  # no schema yet: `edp init-db` has not run
+        db.session.rollback()
+        open_ones = []
+    join = "Phones join at" if reason is None else "Join link (not for phones, see above):"
+    for ws in open_ones[:10]:
+        lines.append(f"  {join} {base}/w/{ws.code}  ({ws.title})")
+    if len(open_ones) > 10:
+        lines.append(f"  ... and more open workshops: {network.local_url(listen)}/f/")
+    if not open_ones:
+        lines.append(f"  No open workshop yet: create one at {network.local_url(listen)}/f/")
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
 
 
 @cli.command("run")
@@ -102,8 +180,32 @@ def workshop():
     """Create, export and import workshops."""
 
 
+def _link_base() -> str:
+    """The base of the links the command line prints: EDP_PUBLIC_URL; else the running
+    server's (its port, its network address; see instance/servers/); else a network address of
+    this computer on port 5000. Says on stderr when phones could not open them."""
+    from . import network
+
+    app = current_app
+    public = app.config.get("PUBLIC_URL")
+    listen = app.config.get("LISTEN")
+    if not public and not listen:
+        listen = network.running_server(app.instance_path,
+                                        str(app.config["SQLALCHEMY_DATABASE_URI"]))
+    base, reason = network.join_base(public, listen, None)
+    if reason == network.LOOPBACK_ONLY:
+        click.echo(f"warning: the server listens on {listen['host']} only, so phones cannot "
+                   "open these links: restart it with `edp run --host 0.0.0.0` or set "
+                   "EDP_PUBLIC_URL (see docs/venue.md)", err=True)
+    elif reason == network.NO_NETWORK:
+        click.echo("warning: this computer is not connected to any network, so phones cannot "
+                   "open these links: connect it to the venue Wi-Fi or a hotspot, or set "
+                   "EDP_PUBLIC_URL (see docs/venue.md)", err=True)
+    return base
+
+
 def _urls(code: str) -> tuple[str, str]:
-    base = (current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+    base = _link_base()
     return f"{base}/w/{code}", f"{base}/screen/{code}"
 
 
@@ -112,8 +214,11 @@ def _urls(code: str) -> tuple[str, str]:
 @click.option("--facilitator", "email", required=True)
 @click.option("--title", default=None)
 @click.option("--method", type=click.Choice(["dot", "score", "rank"]), default=None)
+@click.option("--region", default=None, help="The region (default: the template's).")
+@click.option("--language", type=click.Choice(["en", "es", "pt"]), default=None,
+              help="The workshop's language (default: the template's).")
 @with_appcontext
-def workshop_create(template_path, email, title, method):
+def workshop_create(template_path, email, title, method, region, language):
     """Create a workshop from a template; prints one line of JSON."""
     from . import workshop as rules
     from .extensions import db
@@ -126,7 +231,8 @@ def workshop_create(template_path, email, title, method):
         raise click.ClickException(f"no facilitator {email}: add one with `edp facilitator add`")
     try:
         template = rules.load_template(template_path)
-        ws = rules.create_workshop(template, user, title, method)
+        ws = rules.create_workshop(template, user, title, method, region=region,
+                                   language=language)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
@@ -239,7 +345,8 @@ def workshop_compare(code, partner, fmt, output, language):
 
 
 @cli.command("demo")
-@click.option("--host", default="127.0.0.1", show_default=True)
+# The demo is for trying the app with phones: it listens on every address (docs/venue.md).
+@click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--participants", default=40, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Seed only; do not start the server.")
@@ -257,18 +364,25 @@ def demo(host, port, participants, no_serve):
         user = Facilitator(email=email)
         db.session.add(user)
     user.set_password(password)
-    template_path = sorted((ROOT / "workshops").glob("*.toml"))[0]
+    template_path = min((ROOT / "workshops").glob("*.toml"))
     ws = rules.create_workshop(rules.load_template(template_path), user)
     db.session.commit()
     simulate(ws, participants)
-    current_app.config["PUBLIC_URL"] = current_app.config.get("PUBLIC_URL") or f"http://{host}:{port}"
-    join_url, screen_url = _urls(ws.code)
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    if not no_serve:
+        current_app.config["LISTEN"] = {"host": host, "port": port}
+    join_url, _screen_url = _urls(ws.code)
+    # The console and the projector open on this computer; phones use the network address.
+    from . import network
+
+    public = current_app.config.get("PUBLIC_URL")
+    listen = current_app.config.get("LISTEN")
+    here = (public.rstrip("/") if public
+            else network.local_url(listen) if listen else join_url.rsplit("/w/", 1)[0])
     click.echo(
         f"\nEDP Live demo ready: workshop {ws.code} \"{ws.title}\"\n"
-        f"  facilitator console: {base}/f/w/{ws.id}  (log in as {email} / {password})\n"
-        f"  projector:           {screen_url}\n"
-        f"  phone:               {join_url}\n"
+        f"  facilitator console: {here}/f/w/{ws.id}  (log in as {email} / {password})\n"
+        f"  projector:           {here}/screen/{ws.code}\n"
+        f"  phones:              {join_url}\n"
     )
     sys.stdout.flush()
     if not no_serve:

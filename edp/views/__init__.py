@@ -1,5 +1,5 @@
 """HTTP views, one blueprint per face of the app."""
-from flask import Flask, Response, jsonify, request
+from flask import Flask, jsonify, request
 
 from .. import workshop as rules
 from ..limits import client_address, join_guard
@@ -24,10 +24,12 @@ def register(app: Flask) -> None:
     @app.before_request
     def refuse_code_guessing():
         if request.endpoint in by_code and not join_guard().allowed(None, client_address()):
-            message = str(rules.MESSAGES["rate_limited"])
             if request.endpoint.startswith("api."):
+                message = str(rules.MESSAGES["rate_limited"])
                 return jsonify({"error": {"code": "rate_limited", "message": message}}), 429
-            return Response(message, status=429, mimetype="text/plain")
+            # A page a person reads, in their language, with the code form (see pages.py).
+            target = "screen" if request.endpoint == "pages.screen" else "participant"
+            return pages.code_error_page(429, (request.view_args or {}).get("code", ""), target)
         return None
 
     @app.after_request

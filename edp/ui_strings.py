@@ -12,6 +12,13 @@ def ui_strings() -> dict[str, str]:
         # connection and feedback
         "connecting": _("Connecting…"),
         "offline": _("Offline — reconnecting…"),
+        "connect_unreachable": _(
+            "Still cannot reach the server at {host}. Check that this device is on the workshop's Wi-Fi. Trying again…"
+        ),
+        "connect_refused": _(
+            "The server does not accept live updates for this address ({host}). Ask the facilitator for the right link."
+        ),
+        "origin_refused": _("No live updates at this address: use the link at the top of the page."),
         "saving": _("Saving…"),
         "saved": _("Saved"),
         "timeout": _("No answer from the server. Check your connection and try again."),
@@ -74,7 +81,36 @@ def ui_strings() -> dict[str, str]:
         ),
         "scored_progress": _("Domains scored: {n} of {total}"),
         "own_no_vote": _("Your proposal: in this workshop you cannot vote for it."),
-        "vote_help_rank": _("Put the domains in your order of preference, then save your ranking."),
+        "vote_help_rank": _(
+            "Put the domains in your order of preference with the arrows. Each move is saved at once."
+        ),
+        "rank_none": _("Not ranked yet: move the domains into your order; it saves as you go."),
+        "rank_partial": _(
+            "Some domains are not in your ranking yet (marked below): move them into place, or keep this order."
+        ),
+        "rank_saved": _("Your ranking is saved. Move a domain to change it: each move is saved at once."),
+        "rank_status_none": _("Not ranked yet"),
+        "rank_status_partial": _("Some domains are not ranked yet"),
+        "not_saved": _("Not saved"),
+        "not_in_ranking": _("Not in your ranking yet"),
+        "late_pending": _(
+            "The vote closed while your last change was still being sent. Checking whether it arrived in time…"
+        ),
+        "late_saved": _("Your last change arrived before the vote closed: it counts."),
+        "late_lost_nothing": _(
+            "The vote closed before your change arrived: it does not count, and you have no ballot in this vote."
+        ),
+        "late_lost": _(
+            "The vote closed before your last change arrived: that change does not count. What you had saved before still counts."
+        ),
+        "proposal_merged": _("Merged into “{title}”"),
+        "proposal_hidden": _("Hidden by the facilitator"),
+        "proposal_now": _("Your proposal “{title}”: {status}"),
+        "sdgs_label": _("Sustainable Development Goals"),
+        "sdg_n": _("SDG {n}"),
+        "sdgs_chosen": _("chosen: {list}"),
+        "closed_newcomer": _("This workshop is closed. These are the priorities it agreed on."),
+        "closed_just_now": _("This workshop has just closed, so it takes no new participants."),
         "move_up": _("Move {title} up"),
         "move_down": _("Move {title} down"),
         "ranking_unsaved": _("Your ranking has changes that are not saved yet."),
@@ -124,6 +160,39 @@ def ui_strings() -> dict[str, str]:
         "timer_stopped": _("Countdown stopped."),
         "queue_waiting": _("Proposals waiting for your approval: {n}"),
         "includes": _("Includes: {list}"),
+        # the console's cockpit (phase, offline actions, panels)
+        "next_phase": _("Next phase: {phase}"),
+        "previous_phase": _("Back to {phase}"),
+        "no_next_phase": _("Next phase"),
+        "start_countdown": _("Start the countdown"),
+        "stop_countdown": _("Stop the countdown"),
+        "this_action": _("this action"),
+        "offline_not_sent": _(
+            "You are offline: “{action}” was not sent. Nothing is sent by itself when the connection returns."
+        ),
+        "offline_back": _("Back online. “{action}” was not sent: send it now?"),
+        "offline_discarded": _("“{action}” was discarded."),
+        "maybe_not_sent": _(
+            "The connection dropped while “{action}” was being sent: check the console before trying again."
+        ),
+        "method_before_vote": _("The voting method can change until the vote opens."),
+        "new_count": _("{n} new"),
+        "waiting_count": _("{n} waiting"),
+        "new_since": _("New since you last looked: {n}"),
+        "new_badge": _("New"),
+        "similar_to": _("Looks like “{title}” (similarity {score}%)"),
+        "merge_into_similar": _("Merge into “{title}”"),
+        "merged_done": _("“{title}” was merged into “{into}”."),
+        "voted_of": _("{n} of {m} have voted"),
+        "n_of_m": _("{n} of {m}"),
+        "all_domains": _("All domains"),
+        "wall_count": _("{n} shown, {hidden} hidden"),
+        "wall_none_match": _("No comments match these filters."),
+        "hide_comment": _("Hide the comment “{text}”"),
+        "restore_comment": _("Restore the comment “{text}”"),
+        "restore": _("Restore"),
+        "comment_hidden": _("Comment hidden: the phones and the projector no longer show it."),
+        "comment_restored": _("Comment restored: everyone sees it again."),
         # results charts (projector and console)
         "axis_points": _("Points, split by group"),
         "axis_borda": _("Borda points, split by group"),
@@ -135,6 +204,13 @@ def ui_strings() -> dict[str, str]:
         "kind_polarised": _("Helices disagree"),
         "kind_one_helix": _("Support from one group only"),
         "consensus_value": _("Consensus: {value}"),
+        # the projector: turnout during the vote, pages of long lists, the chart's numbers
+        "have_voted": _("{n} of {total} have voted"),
+        "voted_of_joined": _("{voted} of {joined}"),
+        "page_of": _("Page {page} of {pages}"),
+        "paused": _("paused"),
+        "chart_numbers": _("Numbers are places in the ranking."),
+        "chart_numbers_top": _("Numbers are places in the ranking; the top {n} are shown."),
         # warnings in plain words (console)
         "warn_one_helix": _("Support comes only from {helix}"),
         "warn_polarised": _("Helices disagree"),

@@ -35,8 +35,12 @@ def axe_violations(page) -> list[dict]:
     # The page's CSP refuses inline scripts (what add_script_tag(path=...) injects), so axe-core
     # is loaded from the app's own /static/vendor/, the same file as AXE.
     page.add_script_tag(url="/static/vendor/axe.min.js")
+    # Colours are judged once finite transitions have settled (a projector page fading in is
+    # mid-opacity for a moment; what the room reads is the settled page).
     return page.evaluate(
-        """async () => (await axe.run(document, {
+        """async () => (await Promise.all(document.getAnimations()
+            .filter(a => a.effect && a.effect.getTiming().iterations !== Infinity)
+            .map(a => a.finished.catch(() => null))), await axe.run(document, {
             runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa']},
             rules: {'target-size': {enabled: true}},
         })).violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -285,8 +289,9 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     collect_errors(errors, screen, "screen")
     screen.goto(f"/screen/{ws['code']}")
     screen.wait_for_function(READY)
-    assert screen.locator("#join-code").inner_text() == ws["code"]
-    assert screen.locator(".qr svg").is_visible()
+    # Propose: the proposals on the stage, the join code and a small QR code in the corner.
+    assert screen.locator("#corner-code").inner_text() == ws["code"]
+    assert screen.locator(".corner-qr svg").is_visible()
 
     # Phone: join and propose a domain.
     phone_ctx = phone_context(chromium, base)
@@ -301,6 +306,7 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     phone.get_by_label("Description (optional)").fill(
         "Electrolysers fed by the region's wind <b>farms</b>."
     )
+    phone.locator("#sdg-picker summary").click()  # the 17 goals are folded away
     phone.locator(".sdgs label", has_text="13").click()
     phone.get_by_role("button", name="Send proposal").click()
     phone.get_by_text("Thank you. Your proposal was added.").wait_for()
@@ -312,7 +318,7 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     phone.screenshot(path=str(ARTIFACTS / "phone-propose.png"), full_page=True)
     assert_accessible(phone, "phone propose")
 
-    screen.locator("#side-domains li", has_text="Green hydrogen valleys").wait_for()
+    screen.locator("#domains li", has_text="Green hydrogen valleys").wait_for()
     screen.screenshot(path=str(ARTIFACTS / "screen-propose.png"))
     assert_accessible(screen, "projector (join)")
 
@@ -333,6 +339,7 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     assert_accessible(phone, "phone discuss")
 
     # Moderation: hiding a domain removes it from the phone.
+    console.locator("#tab-propose").click()  # the discussion shows the comments' panel
     row = console.locator("#domains-body tr").filter(
         has=console.locator(".title", has_text="Sustainable tourism")
     )
@@ -507,7 +514,7 @@ def test_results_warnings_shuffle_and_the_line(live_server, chromium, tmp_path):
     assert screen.locator("#ranking li").count() == 0
     assert screen.evaluate("() => window.edpConsensusChart === undefined")
     assert screen.locator("#rank-bars li").count() == 0
-    assert screen.evaluate("() => document.body.dataset.stage") == "domains"  # titles, no figures
+    assert screen.evaluate("() => document.body.dataset.stage") == "vote"  # turnout, titles, no figures
     assert "Score" not in screen.locator("body").inner_text()
 
     # ... and both charts after it.
@@ -687,6 +694,7 @@ def test_whole_workshop_in_spanish(live_server, chromium):
     assert console.locator("#phase-now").inner_text() == f"Fase: {ES['lobby']}"
     for phase in ("lobby", "propose", "discuss", "vote", "results", "decide", "closed"):
         assert console.get_by_role("button", name=ES[phase], exact=True).count() == 1
+    console.locator("#tab-propose").click()  # the lobby shows the participants' panel
     assert console.get_by_role("heading", name="Dominios y moderación").is_visible()
 
     # Projector.
@@ -748,7 +756,7 @@ def test_whole_workshop_in_spanish(live_server, chromium):
         phone.get_by_label("Descripción (opcional)").fill("Rutas del vino, del queso y del olivo.")
         phone.get_by_role("button", name="Enviar propuesta").click()
         phone.get_by_text("Gracias. Su propuesta fue agregada.").wait_for()
-    screen.locator("#side-domains li", has_text=AGRI["rural"]).wait_for()
+    screen.locator("#domains li", has_text=AGRI["rural"]).wait_for()
     wait_quiet(p1)
     p1.screenshot(path=str(ARTIFACTS / "es-phone-propose.png"))
     assert_accessible(p1, "phone propose (es)")
@@ -763,7 +771,7 @@ def test_whole_workshop_in_spanish(live_server, chromium):
     target = console.locator("#domains-body tr").filter(has=console.locator(".title", has_text=AGRI["agro"]))
     assert AGRI["rural"] in target.locator(".lineage").inner_text()
     p2.locator("#propose-domains > li", has_text=AGRI["rural"]).wait_for(state="detached")
-    screen.locator("#side-domains li", has_text=AGRI["rural"]).wait_for(state="detached")
+    screen.locator("#domains li", has_text=AGRI["rural"]).wait_for(state="detached")
 
     # Discuss (no minutes: the countdown goes away with the phase change).
     set_phase(console, ES["discuss"])

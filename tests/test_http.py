@@ -2,6 +2,7 @@
 security headers and the participant/projector pages."""
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlparse
 
@@ -10,7 +11,6 @@ from conftest import PASSWORD, csrf_token
 
 from edp import models
 from edp.views import auth
-
 
 
 @pytest.fixture(autouse=True)
@@ -230,3 +230,100 @@ def test_screen_shows_the_join_url(client, ws):
     r = client.get(f"/screen/{ws['code']}")
     assert f"http://edp.test/w/{ws['code']}" in r.text  # PUBLIC_URL, as printed in the QR code
     assert "<svg" in r.text
+
+
+# ---------------------------------------------------------------- a join code that leads nowhere
+
+
+@pytest.mark.parametrize("accept, query, lang, heading, button", [
+    ("es-ES,es;q=0.9", "", "es", "No hay ningún taller con ese código.", "Unirse"),
+    ("pt-BR,pt;q=0.9,en;q=0.5", "", "pt", "Não há nenhuma oficina com esse código.", "Entrar"),
+    ("en-US,en;q=0.9", "", "en", "There is no workshop with that code.", "Join"),
+    ("en-US,en;q=0.9", "?lang=pt", "pt", "Não há nenhuma oficina com esse código.", "Entrar"),
+])
+def test_unknown_code_page_speaks_the_phones_language(client, accept, query, lang, heading, button):
+    """Not Werkzeug's bare English "Not Found": a page in the phone's language (Accept-Language,
+    or ?lang=) with the code form, the wrong code in it ready to be corrected."""
+    r = client.get(f"/w/nope99{query}", headers={"Accept-Language": accept})
+    assert r.status_code == 404
+    assert r.mimetype == "text/html"
+    assert f'<html lang="{lang}">' in r.text
+    assert f'<h1 id="problem-h">{heading}</h1>' in r.text
+    form = re.search(r'<form method="get" action="/"[^>]*>(.*?)</form>', r.text, re.DOTALL)
+    assert form, "the page has the code form"
+    assert re.search(r'<input id="code" name="code" value="NOPE99"', form.group(1))
+    assert f">{button}</button>" in form.group(1)
+    assert 'name="to"' not in form.group(1)  # it leads to the phone page
+    assert ('name="lang" value="pt"' in form.group(1)) == bool(query)
+    assert _inline_scripts(r.text) == []
+
+
+def test_unknown_code_on_the_projector_leads_back_to_a_projector_page(client, ws):
+    r = client.get("/screen/NOPE99", headers={"Accept-Language": "es"})
+    assert r.status_code == 404 and '<html lang="es">' in r.text
+    assert '<input type="hidden" name="to" value="screen">' in r.text
+    # The form's request: a projector page, whatever case or spacing the code was typed in.
+    r = client.get("/", query_string={"code": f" {ws['code'].lower()} ", "to": "screen"})
+    assert r.status_code == 302 and urlparse(r.headers["Location"]).path == f"/screen/{ws['code']}"
+    assert client.get(r.headers["Location"]).status_code == 200
+
+
+@pytest.mark.parametrize("typed", ["{code}", "{lower}", " {code} ", "{a}-{b}",
+                                   "http://192.168.1.20:5000/w/{code}"])
+def test_the_code_form_takes_codes_as_people_type_them(client, ws, typed):
+    code = ws["code"]
+    text = typed.format(code=code, lower=code.lower(), a=code[:3], b=code[3:])
+    r = client.get("/", query_string={"code": text, "lang": "pt"})
+    assert r.status_code == 302
+    location = urlparse(r.headers["Location"])
+    assert (location.path, location.query) == (f"/w/{code}", "lang=pt")
+
+
+def test_wrong_codes_still_drain_the_guessing_bucket_and_429_is_a_page(sqlite_url):
+    """The join-code limiter still counts the friendly 404 pages; an empty bucket answers 429
+    with a translated page (the JSON route keeps its JSON)."""
+    from conftest import World, make_app
+
+    app = make_app(sqlite_url, JOIN_GUESS_ADDRESS_BURST=3, JOIN_GUESS_ADDRESS_PER_SECOND=0.001)
+    world = World(app)
+    world.facilitator()
+    real = world.workshop()["code"]
+    http = app.test_client()
+    headers = {"Accept-Language": "es"}
+    assert [http.get(f"/w/ZZ{i:04d}", headers=headers).status_code for i in range(3)] == [404] * 3
+    for path in (f"/w/{real}", f"/screen/{real}"):
+        r = http.get(path, headers=headers)
+        assert r.status_code == 429, path
+        assert r.mimetype == "text/html" and '<html lang="es">' in r.text
+        assert 'data-status="429"' in r.text and "Código de acceso" in r.text
+        assert r.headers["Retry-After"]
+    r = http.get(f"/api/workshops/{real}")
+    assert r.status_code == 429 and r.get_json()["error"]["code"] == "rate_limited"
+
+
+def test_participant_page_carries_labels_and_goals_in_the_phones_language(client, ws):
+    """Template labels (`labels = {es, pt}`) on the server-rendered join form and in the page
+    data the scripts read; SDG names and colours for the picker."""
+    r = client.get(f"/w/{ws['code']}?lang=pt")
+    assert r.status_code == 200
+    for label in ("Administração pública", "Academia e pesquisa", "Entidades financiadoras"):
+        assert f"<span>{label}</span>" in r.text
+    data = json.loads(re.search(r'<script type="application/json" id="page-data">(.*?)</script>',
+                                r.text, re.DOTALL).group(1))
+    assert [h["label"] for h in data["helices"]][:2] == ["Administração pública", "Empresas"]
+    assert data["phase"] == "lobby" and "priorities" not in data
+    goals = {g["n"]: g for g in data["sdgs"]}
+    assert sorted(goals) == list(range(1, 18))
+    assert goals[2]["name"] == "Fome zero e agricultura sustentável"
+    assert (goals[7]["colour"], goals[7]["ink"]) == ("#FCC30B", "#14171C")
+    # The public JSON keeps `label` a plain string in the workshop's language (the contract).
+    body = client.get(f"/api/workshops/{ws['code']}").get_json()
+    assert body["helices"][0] == {"key": "government", "label": "Public administration"}
+
+
+def test_every_goal_colour_has_a_readable_ink():
+    from edp.sdgs import SDG_COLOURS, contrast, sdg_ink
+
+    assert sorted(SDG_COLOURS) == list(range(1, 18))
+    for n, colour in SDG_COLOURS.items():
+        assert contrast(colour, sdg_ink(n)) >= 4.5, n

@@ -548,6 +548,8 @@ def test_partner_upload_and_side_by_side_view_in_a_browser(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     log_in(page)
     page.goto(f"/f/w/{ws['id']}")
+    page.wait_for_function("() => window.edpReady === true")
+    page.locator("#tab-closed").click()  # the panel with the exports and the partner region
     page.get_by_role("link", name="Choose the partner region").click()
     page.wait_for_url(f"**/f/w/{ws['id']}/partners")
     assert_accessible(page, "partners page")

@@ -807,6 +807,8 @@ def test_next_round_in_a_browser_and_the_process_page_is_accessible(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     log_in(page)
     page.goto(f"/f/w/{ws['id']}")
+    page.wait_for_function(READY)
+    page.locator("#tab-closed").click()  # the panel with the exports and the next round
     section = page.locator("section[aria-labelledby=next-round-h]")
     section.get_by_label("Sustainable tourism and cultural heritage").check()
     section.get_by_label("Title of the next round").fill("Validation round")
@@ -816,6 +818,7 @@ def test_next_round_in_a_browser_and_the_process_page_is_accessible(
     assert "Round 2 is ready in the lobby." in page.locator(".flashes").inner_text()
     page.wait_for_function(READY)  # the console's script has filled in its controls
     assert_accessible(page, "console of round 2")
+    page.locator("#tab-closed").click()
     page.locator("section[aria-labelledby=next-round-h]").get_by_role("link").click()
     page.wait_for_url(re.compile(r".*/f/p/\d+$"))
     rows = page.locator("table.comparison tbody tr")

@@ -1,36 +1,112 @@
-// The facilitator's console: phases, method, reveal, moderation, live counts and results, decisions.
+// The facilitator's console: a cockpit bar (phase, Next phase, countdown, head count, connection)
+// over one panel per phase (lobby, proposals, comments, votes, results, short list, export).
+// A facilitator action is only ever sent while connected: one clicked offline is held with a
+// notice and sent again only when the facilitator says so.
 import { SIZES, consensusChart, pct, rankingChart, setupCharts } from "./charts.js";
-import { act, addComment, countRows, keepNewerComments, emit, h, helixLabel, num, onConnect, page, renderBars, setStatus, socket, syncList, t } from "./socket.js";
+import { addComment, countRows, emit, h, helixLabel, keepNewerComments, num, onConnect, page, renderBars, setStatus, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
 setupCharts(SIZES.console);
 const WID = page.workshop_id;
+const PHASES = page.phases || [];
 const LOCKED = ["vote", "results", "decide", "closed"]; // the method cannot change from the vote on
-const BEFORE_VOTE = ["lobby", "propose", "discuss"]; // when an under-represented helix can still be brought in
+const BEFORE_VOTE = ["lobby", "vision", "propose", "discuss"]; // an under-represented helix can still be brought in
+const PANELS = ["lobby", "propose", "discuss", "vote", "results", "decide", "closed"];
+/** The panel that goes with a phase (a phase without its own panel shows the lobby's). */
+const panelOf = (phase) => (PANELS.includes(phase) ? phase : "lobby");
 
 let state = null;
 let results = null;
 const statusEl = $("console-status");
 
-/** A facilitator event on this workshop with feedback in the status line. */
-const run = (event, payload, okText) => act(statusEl, event, { workshop_id: WID, ...payload }, okText);
+// ---------------------------------------------------------------- sending, never replaying
+
+/** Connected, and the connect hook (facilitate) has answered. */
+const online = () => socket.connected && window.edpReady === true;
+
+let held = null; // {label, send}: an action clicked while offline, and how to send it
+
+function showHeld() {
+  const notice = $("offline-notice");
+  notice.hidden = !held;
+  if (!held) return;
+  const on = online();
+  notice.dataset.kind = on ? "online" : "offline";
+  $("offline-text").textContent = on
+    ? t("offline_back", { action: held.label })
+    : t("offline_not_sent", { action: held.label });
+  $("offline-send").hidden = !on;
+}
+
+function dropHeld(focus) {
+  held = null;
+  showHeld();
+  if (focus) $("phase-next").focus();
+}
+
+$("offline-send").addEventListener("click", () => {
+  const action = held;
+  dropHeld(true);
+  if (action) action.send();
+});
+$("offline-discard").addEventListener("click", () => {
+  const action = held;
+  dropHeld(true);
+  if (action) setStatus(statusEl, t("offline_discarded", { action: action.label }), "ok");
+});
+socket.on("disconnect", showHeld);
+
+/** Keep an action clicked while offline (the latest one replaces an earlier one). */
+function hold(label, send) {
+  held = { label: label || t("this_action"), send };
+  showHeld();
+  setStatus(statusEl, "", "");
+  return { ok: false, error: { code: "offline", message: t("offline") } };
+}
+
+/**
+ * A facilitator event on this workshop, with feedback in the status line. Sent only while
+ * connected (socket.io would otherwise buffer it and send it on reconnection, seconds or minutes
+ * later); offline, it is held and the facilitator decides what happens to it.
+ */
+async function run(event, payload, okText, label) {
+  if (!online()) return hold(label, () => run(event, payload, okText, label));
+  setStatus(statusEl, t("saving"), "pending");
+  const ack = await emit(event, { workshop_id: WID, ...payload });
+  if (ack.ok) setStatus(statusEl, okText || t("saved"), "ok");
+  else if (ack.error && ["offline", "timeout"].includes(ack.error.code)) {
+    setStatus(statusEl, t("maybe_not_sent", { action: label || t("this_action") }), "error");
+  } else setStatus(statusEl, (ack.error && ack.error.message) || t("error"), "error");
+  return ack;
+}
 
 onConnect(async () => {
   // On every (re)connection: subscribe to the facilitator's broadcasts and take a fresh snapshot.
   const ack = await emit("facilitate", { workshop_id: WID });
   if (ack.ok) applyState(ack.state);
   else setStatus(statusEl, ack.error.message, "error");
+  setTimeout(showHeld, 0); // once this hook has returned and the page is ready: offer "Send now"
 });
 socket.on("state", applyState);
 socket.on("comment", (c) => {
-  if (addComment(state, c)) renderDomains();
+  if (addComment(state, { hidden: false, ...c })) {
+    renderWall();
+    renderTabs();
+    const d = state.domains.find((x) => x.domain_id === c.domain_id);
+    const tr = d && $("domains-body").querySelector(`tr[data-key="${d.domain_id}"]`);
+    if (tr) fillDomainRow(tr, d);
+  }
 });
 socket.on("counts", (c) => {
   if (!state) return;
   state.counts = c.counts;
   state.total = c.total;
+  if (c.voted) state.voted = c.voted;
+  if (c.voted_total !== undefined) state.voted_total = c.voted_total;
   renderCounts();
+  renderProgress();
+  renderTabs();
 });
 socket.on("results", (r) => {
   results = r;
@@ -39,14 +115,22 @@ socket.on("results", (r) => {
   renderTradeoff();
 });
 
+let lastPhase = null;
+
 function applyState(s) {
   state = keepNewerComments(state, s);
   if (s.results) results = s.results;
   timer.update(s.workshop);
+  const phase = s.workshop.phase;
+  if (phase !== lastPhase) {
+    // The current phase's panel comes to the front when the phase changes (and on opening,
+    // unless a tab was picked already).
+    if (lastPhase !== null || !picked) selectPanel(panelOf(phase));
+    lastPhase = phase;
+  }
   render();
+  showHeld();
 }
-
-// ---------------------------------------------------------------- controls
 
 // ---------------------------------------------------------------- phase and countdown
 
@@ -73,11 +157,20 @@ minutesInput.addEventListener("input", () => minutesInput.removeAttribute("aria-
 function setPhase(phase) {
   const seconds = timerSeconds();
   if (seconds === null) return badMinutes();
-  return run("phase", seconds === undefined ? { phase } : { phase, seconds });
+  const label = t(`phase_${phase}`);
+  return run("phase", seconds === undefined ? { phase } : { phase, seconds }, t("phase_now", { phase: label }), label);
+}
+
+/** The phase `step` places after (1) or before (-1) the current one, or null. */
+function neighbour(step) {
+  if (!state) return null;
+  const i = PHASES.indexOf(state.workshop.phase);
+  const next = PHASES[i + step];
+  return i >= 0 && next ? next : null;
 }
 
 const phaseButtons = $("phase-buttons");
-for (const phase of page.phases) {
+for (const phase of PHASES) {
   phaseButtons.append(
     h("button", {
       type: "button", class: "phase-button", "data-phase": phase, "aria-pressed": "false",
@@ -85,28 +178,146 @@ for (const phase of page.phases) {
     }, t(`phase_${phase}`)),
   );
 }
+$("phase-next").addEventListener("click", () => { const p = neighbour(1); if (p) setPhase(p); });
+$("phase-prev").addEventListener("click", () => { const p = neighbour(-1); if (p) setPhase(p); });
 
 $("timer-start").addEventListener("click", () => {
   const seconds = timerSeconds();
   if (!state) return;
   if (!seconds) return badMinutes();
-  run("phase", { phase: state.workshop.phase, seconds }, t("timer_started"));
+  run("phase", { phase: state.workshop.phase, seconds }, t("timer_started"), t("start_countdown"));
 });
 
 $("timer-stop").addEventListener("click", async () => {
   if (!state) return;
-  const ack = await run("phase", { phase: state.workshop.phase, seconds: 0 }, t("timer_stopped"));
+  const ack = await run("phase", { phase: state.workshop.phase, seconds: 0 }, t("timer_stopped"), t("stop_countdown"));
   if (ack.ok) $("timer-start").focus(); // the stop button hides itself
 });
 
 $("method-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  run("configure", { method: $("method").value });
+  const method = $("method").value;
+  run("configure", { method }, null, t(`method_${method}`));
 });
 
 $("reveal").addEventListener("click", () => {
-  if (state) run("reveal", { shown: !state.workshop.results_shown });
+  if (state) run("reveal", { shown: !state.workshop.results_shown }, null, $("reveal").textContent);
 });
+
+// ---------------------------------------------------------------- keyboard
+
+/** True when a key press belongs to a field (typing, choosing), not to the console. */
+function typing(target) {
+  if (!target || !(target instanceof Element)) return false;
+  return !!target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']");
+}
+
+const kbdToggle = $("kbd-toggle");
+const kbdPanel = $("kbd-panel");
+function showKeys(open) {
+  kbdPanel.hidden = !open;
+  kbdToggle.setAttribute("aria-expanded", String(open));
+}
+kbdToggle.addEventListener("click", () => showKeys(kbdPanel.hidden));
+document.addEventListener("click", (event) => {
+  if (!kbdPanel.hidden && !event.target.closest(".kbd-help")) showKeys(false);
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !kbdPanel.hidden) {
+    showKeys(false);
+    kbdToggle.focus();
+    return;
+  }
+  if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+  if (typing(event.target) || event.isComposing) return; // e.g. Option+arrow moves by word
+  event.preventDefault(); // (Alt+arrow would also move the browser's history)
+  if (event.repeat) return; // a key held down moves one phase, not several
+  const phase = neighbour(event.key === "ArrowRight" ? 1 : -1);
+  if (phase) setPhase(phase);
+});
+
+// ---------------------------------------------------------------- tabs
+
+const tabs = Array.from(document.querySelectorAll('.console-tabs [role="tab"]'));
+let shown = "lobby";
+let picked = false; // a tab chosen by the facilitator before the first state arrived
+
+function selectPanel(key, focus = false) {
+  if (shown === "propose" && key !== "propose") markSeen(); // you have looked at them
+  shown = key;
+  for (const tab of tabs) {
+    const on = tab.dataset.panel === key;
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(tab.getAttribute("aria-controls")).hidden = !on;
+    if (on && focus) tab.focus();
+  }
+  // One copy of the live results: beside the voting progress, or on its own panel.
+  const slot = document.querySelector(`.results-slot[data-slot="${key === "vote" ? "vote" : "results"}"]`);
+  const block = $("results-block");
+  if (block.parentElement !== slot) slot.append(block);
+  if (state) renderTabs();
+}
+
+for (const tab of tabs) {
+  tab.addEventListener("click", () => {
+    picked = true;
+    selectPanel(tab.dataset.panel);
+  });
+  tab.addEventListener("keydown", (event) => {
+    const i = tabs.indexOf(tab);
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[event.key];
+    if (to === undefined || event.altKey || event.ctrlKey || event.metaKey) return;
+    event.preventDefault();
+    selectPanel(tabs[(to + tabs.length) % tabs.length].dataset.panel, true);
+  });
+}
+
+// New proposals since the facilitator last looked at the proposals panel (kept per workshop
+// on this laptop, so a reload does not forget it).
+const SEEN_KEY = `edp.console.seen.${WID}`;
+let seen = (() => {
+  try { return Number(localStorage.getItem(SEEN_KEY)) || 0; } catch (e) { return 0; }
+})();
+const proposals = () => (state ? state.domains.filter((d) => !d.seed) : []);
+const isNew = (d) => !d.seed && d.domain_id > seen && (d.status === "pending" || d.status === "approved");
+
+function markSeen() {
+  if (!state) return;
+  const top = proposals().reduce((m, d) => Math.max(m, d.domain_id), seen);
+  if (top === seen) return;
+  seen = top;
+  try { localStorage.setItem(SEEN_KEY, String(seen)); } catch (e) { /* private mode */ }
+  renderDomains();
+  renderTabs();
+}
+$("mark-seen").addEventListener("click", () => {
+  markSeen();
+  $("domains-h").setAttribute("tabindex", "-1");
+  $("domains-h").focus(); // the button hides itself
+});
+
+function renderTabs() {
+  if (!state) return;
+  const current = panelOf(state.workshop.phase);
+  for (const tab of tabs) tab.dataset.current = tab.dataset.panel === current ? "yes" : "no";
+  const badge = (key, text, kind = "count") => {
+    const el = document.querySelector(`[data-badge="${key}"]`);
+    el.textContent = text;
+    el.dataset.kind = kind;
+  };
+  const fresh = proposals().filter(isNew).length;
+  const waiting = state.domains.filter((d) => d.status === "pending").length;
+  badge("propose", fresh ? t("new_count", { n: fresh }) : waiting ? t("waiting_count", { n: waiting }) : "", "alert");
+  const comments = (state.comments || []).filter((c) => !c.hidden).length;
+  badge("discuss", comments ? String(comments) : "");
+  badge("lobby", String(state.total || 0));
+  badge("vote", state.workshop.phase === "vote" ? t("n_of_m", { n: state.voted_total || 0, m: state.total || 0 }) : "");
+  const decided = (state.priorities || []).length;
+  badge("decide", decided ? `${decided}/${state.workshop.max_priorities}` : "");
+}
 
 // ---------------------------------------------------------------- rendering
 
@@ -115,25 +326,41 @@ function render() {
   const ws = state.workshop;
   document.body.dataset.phase = ws.phase;
   $("phase-now").textContent = t("phase_now", { phase: t(`phase_${ws.phase}`) });
-  $("method-now").textContent = t("method_now", { method: t(`method_${ws.method}`) });
+  $("method-now").textContent = `· ${t("method_now", { method: t(`method_${ws.method}`) })}`;
+  const at = PHASES.indexOf(ws.phase);
   for (const button of phaseButtons.children) {
     button.setAttribute("aria-pressed", String(button.dataset.phase === ws.phase));
+    button.dataset.done = PHASES.indexOf(button.dataset.phase) < at ? "yes" : "no";
   }
+  const next = neighbour(1);
+  const prev = neighbour(-1);
+  const nextButton = $("phase-next");
+  nextButton.querySelector(".label").textContent = next ? t("next_phase", { phase: t(`phase_${next}`) }) : t("no_next_phase");
+  nextButton.disabled = !next;
+  // Previous: short on screen ("← Lobby"), whole for screen readers ("Back to Lobby").
+  const prevButton = $("phase-prev");
+  prevButton.querySelector(".label").textContent = prev ? t(`phase_${prev}`) : "";
+  if (prev) prevButton.setAttribute("aria-label", t("previous_phase", { phase: t(`phase_${prev}`) }));
+  else prevButton.removeAttribute("aria-label");
+  prevButton.hidden = !prev; // nothing before the first phase
   $("timer-stop").hidden = !ws.phase_ends_at;
   const locked = LOCKED.includes(ws.phase);
   const select = $("method");
   if (document.activeElement !== select) select.value = ws.method;
   select.disabled = locked;
   $("method-apply").disabled = locked;
-  $("method-note").textContent = locked ? t("method_locked") : "";
+  $("method-note").textContent = locked ? t("method_locked") : t("method_before_vote");
   $("reveal").textContent = ws.results_shown ? t("reveal_hide") : t("reveal_show");
   $("reveal").setAttribute("aria-pressed", String(ws.results_shown));
   $("reveal-note").textContent = ws.results_shown ? t("results_shown") : t("results_hidden");
   renderCounts();
+  renderProgress();
   renderResults();
   renderDomains();
+  renderWall();
   renderDecide();
   renderTradeoff();
+  renderTabs();
 }
 
 const listFormat = new Intl.ListFormat(page.language || "en", { style: "long", type: "conjunction" });
@@ -156,6 +383,7 @@ function domainWarnings(domainId) {
 const warningBadges = (domainId) =>
   domainWarnings(domainId).map((w) => h("span", { class: "warning-badge", "data-code": w.code }, w.text));
 
+/** Joins by helix, with the helices nobody (or too few) came from flagged. */
 function renderCounts() {
   if (!state) return;
   const rows = countRows(state.counts);
@@ -169,13 +397,34 @@ function renderCounts() {
     return { ...r, meta: notes.join(" · ") };
   }));
   for (const li of $("counts").children) li.dataset.under = flagged.has(li.dataset.key) ? "yes" : "no";
-  $("total").textContent = `(${t("participants_total", { n: state.total })})`;
+  $("total").textContent = t("participants_total", { n: state.total });
+  $("counts-total").textContent = `(${t("participants_total", { n: state.total })})`;
   const note = $("participation-warning");
   const before = BEFORE_VOTE.includes(state.workshop.phase);
   note.hidden = !under.length;
   note.textContent = under.length
     ? t(before ? "under_represented_summary" : "under_represented_voting", { list: helixList(under.map((w) => w.helix)) })
     : "";
+}
+
+/** "N of M have voted", and the same by helix. */
+function renderProgress() {
+  if (!state) return;
+  const voted = state.voted || {};
+  const counts = state.counts || {};
+  $("voted-summary").textContent = t("voted_of", { n: state.voted_total || 0, m: state.total || 0 });
+  syncList($("voted-by-helix"), page.helices || [], (x) => x.key,
+    () => h("li", { class: "bar-row" },
+      h("span", { class: "bar-label" }), h("span", { class: "bar-value" }),
+      h("span", { class: "bar-track", "aria-hidden": "true" }, h("span", { class: "bar-fill" }))),
+    (li, x) => {
+      const n = voted[x.key] || 0;
+      const m = counts[x.key] || 0;
+      li.querySelector(".bar-label").textContent = x.label;
+      li.querySelector(".bar-value").textContent = t("n_of_m", { n, m });
+      li.querySelector(".bar-fill").style.width = `${m ? Math.min(100, (100 * n) / m) : 0}%`;
+      li.dataset.voted = String(n);
+    });
 }
 
 function renderResults() {
@@ -203,7 +452,13 @@ function renderResults() {
       ...active.map((x) => h("td", { class: "num" }, num((r.by_helix || {})[x.key] || 0))))));
   renderWarnings(ranking);
   if (any && window.Chart) {
-    rankingChart($("chart"), results, SIZES.console);
+    // The bars of the domains with votes (at most 12), each with room for its title above it;
+    // the table below has every domain.
+    const bars = Math.min(12, Math.max(1, ranking.filter((r) => r.voters > 0).length));
+    const height = `${Math.max(300, bars * 44 + 130)}px`;
+    $("chart").parentElement.style.height = height;
+    $("consensus-chart").parentElement.style.height = height;
+    rankingChart($("chart"), results, SIZES.console, bars);
     consensusChart($("consensus-chart"), results, SIZES.console);
   }
 }
@@ -275,8 +530,7 @@ function renderTradeoff() {
     h("tr", { "data-domain": d.domain_id }, ...cells(d.domain_id, d.title, placeOf(stats.get(d.domain_id)), why(stats.get(d.domain_id))))));
 }
 
-// The moderation queue first (waiting for approval), then the ballot, then what left it.
-const STATUS_ORDER = { pending: 0, approved: 1, hidden: 2, merged: 3 };
+// ---------------------------------------------------------------- proposals: the moderation queue
 
 /** domain id -> titles of every domain merged into it, directly or through earlier merges. */
 function lineage(domains) {
@@ -284,10 +538,10 @@ function lineage(domains) {
   const includes = new Map();
   for (const d of domains) {
     if (d.status !== "merged") continue;
-    const seen = new Set([d.domain_id]);
+    const seenIds = new Set([d.domain_id]);
     let into = d.merged_into;
-    while (into && !seen.has(into) && byId.has(into)) {
-      seen.add(into);
+    while (into && !seenIds.has(into) && byId.has(into)) {
+      seenIds.add(into);
       if (!includes.has(into)) includes.set(into, []);
       includes.get(into).push(d.title);
       const next = byId.get(into);
@@ -298,85 +552,242 @@ function lineage(domains) {
 }
 
 /** A moderation action; afterwards the keyboard stays in the row (the clicked button may hide). */
-async function moderate(tr, payload) {
-  const ack = await run("moderate", payload);
-  if (!ack.ok || !tr.isConnected) return;
+async function moderate(tr, payload, label) {
+  const ack = await run("moderate", payload, null, label);
+  if (!ack.ok || !tr.isConnected) return ack;
   const target = ["approve", "hide", "merge-into"].map((c) => tr.querySelector(`.${c}`))
     .find((el) => el && !el.hidden && !el.closest("[hidden]"));
   if (target && !tr.contains(document.activeElement)) target.focus();
+  return ack;
 }
 
+/** One click: merge `d` into a near-duplicate (approving that one first if it still waits). */
+async function mergeInto(tr, d, hint) {
+  const target = state.domains.find((x) => x.domain_id === hint.domain_id);
+  const label = t("merge_into_similar", { title: hint.title });
+  if (!online()) return hold(label, () => mergeInto(tr, d, hint)); // both steps, later
+  if (target && target.status === "pending") {
+    const ack = await run("moderate", { domain_id: target.domain_id, action: "approve" }, null, label);
+    if (!ack.ok) return;
+  }
+  const ack = await moderate(tr, { domain_id: d.domain_id, action: "merge", into: hint.domain_id }, label);
+  if (ack.ok) setStatus(statusEl, t("merged_done", { title: d.title, into: hint.title }), "ok");
+}
+
+// The queue: newest first; with moderation before publication, what waits comes first; what
+// left the ballot (hidden, merged) goes to the end.
+function queueOrder(a, b) {
+  const pre = page.moderation === "pre" || state.workshop.moderation === "pre";
+  const rank = (d) => (pre && d.status === "pending" ? 0 : d.status === "hidden" || d.status === "merged" ? 2 : 1);
+  return rank(a) - rank(b) || b.domain_id - a.domain_id;
+}
+
+let domainTitles = new Map();
+let domainIncludes = new Map();
+let mergeTargets = [];
+
 function renderDomains() {
-  const domains = state.domains.slice()
-    .sort((a, b) => (STATUS_ORDER[a.status] ?? 9) - (STATUS_ORDER[b.status] ?? 9) || a.domain_id - b.domain_id);
-  const approved = domains.filter((d) => d.status === "approved");
-  const titles = new Map(domains.map((d) => [d.domain_id, d.title]));
-  const includes = lineage(domains);
+  if (!state) return;
+  const domains = state.domains.slice().sort(queueOrder);
+  mergeTargets = domains.filter((d) => d.status === "approved").sort((a, b) => a.domain_id - b.domain_id);
+  domainTitles = new Map(domains.map((d) => [d.domain_id, d.title]));
+  domainIncludes = lineage(domains);
   const waiting = domains.filter((d) => d.status === "pending").length;
   const queue = $("queue-note");
   queue.hidden = !waiting;
   queue.textContent = waiting ? t("queue_waiting", { n: waiting }) : "";
-  syncList($("domains-body"), domains, (d) => d.domain_id,
-    (d) => {
-      const id = d.domain_id;
-      let tr;
-      tr = h("tr", {},
-        h("th", { scope: "row" },
-          h("span", { class: "title" }), h("span", { class: "desc small muted" }),
-          h("span", { class: "lineage small" })),
-        h("td", { class: "status-cell" }),
-        h("td", { class: "num comments" }),
-        h("td", {}, h("div", { class: "actions" },
-          h("button", { type: "button", class: "small-button approve", onclick: () => moderate(tr, { domain_id: id, action: "approve" }) }, t("approve")),
-          h("button", { type: "button", class: "small-button hide", onclick: () => moderate(tr, { domain_id: id, action: "hide" }) }, t("hide")),
-          h("span", { class: "merge" },
-            h("label", { class: "visually-hidden", for: `merge-${id}` }),
-            h("select", { id: `merge-${id}`, class: "merge-into" }),
-            h("button", {
-              type: "button", class: "small-button merge-button", onclick: () => {
-                const into = Number(tr.querySelector(".merge-into").value);
-                if (!into) {
-                  setStatus(statusEl, t("choose_domain"), "error");
-                  tr.querySelector(".merge-into").focus();
-                  return;
-                }
-                moderate(tr, { domain_id: id, action: "merge", into });
-              },
-            }, t("merge"))))));
-      return tr;
-    },
-    (tr, d) => {
-      tr.dataset.status = d.status;
-      tr.querySelector(".title").textContent = d.title;
-      const desc = tr.querySelector(".desc");
-      desc.textContent = d.seed ? ` · ${t("seed_domain")}` : "";
-      const statusText = d.status === "merged" && d.merged_into
-        ? t("merged_into", { title: titles.get(d.merged_into) || "?" })
-        : t(`status_${d.status}`);
-      tr.querySelector(".status-cell").textContent = statusText;
-      const merged = includes.get(d.domain_id) || [];
-      const lineageEl = tr.querySelector(".lineage");
-      lineageEl.textContent = merged.length ? t("includes", { list: merged.join("; ") }) : "";
-      lineageEl.hidden = !merged.length;
-      tr.querySelector(".comments").textContent = String(d.comments || 0);
-      tr.querySelector(".approve").hidden = d.status === "approved";
-      tr.querySelector(".hide").hidden = d.status === "hidden";
-      const targets = approved.filter((x) => x.domain_id !== d.domain_id);
-      tr.querySelector(".merge").hidden = d.status === "merged" || !targets.length;
-      tr.querySelector("label").textContent = t("merge_into", { title: d.title });
-      tr.querySelector(".approve").setAttribute("aria-label", t("approve_domain", { title: d.title }));
-      tr.querySelector(".hide").setAttribute("aria-label", t("hide_domain", { title: d.title }));
-      tr.querySelector(".merge-button").setAttribute("aria-label", t("merge_domain", { title: d.title }));
-      const select = tr.querySelector("select");
-      if (document.activeElement !== select) {
-        const keep = select.value;
-        select.replaceChildren(
-          h("option", { value: "" }, t("choose_domain")),
-          ...targets.map((x) => h("option", { value: x.domain_id }, x.title)));
-        select.value = targets.some((x) => String(x.domain_id) === keep) ? keep : "";
-      }
+  const fresh = domains.filter(isNew).length;
+  $("new-note").hidden = !fresh;
+  $("new-text").textContent = fresh ? t("new_since", { n: fresh }) : "";
+  syncList($("domains-body"), domains, (d) => d.domain_id, createDomainRow, fillDomainRow);
+}
+
+function createDomainRow(d) {
+  const id = d.domain_id;
+  let tr;
+  const merge = () => {
+    const into = Number(tr.querySelector(".merge-into").value);
+    if (!into) {
+      setStatus(statusEl, t("choose_domain"), "error");
+      tr.querySelector(".merge-into").focus();
+      return;
+    }
+    moderate(tr, { domain_id: id, action: "merge", into }, t("merge_domain", { title: tr.dataset.title }));
+  };
+  tr = h("tr", {},
+    h("th", { scope: "row" },
+      h("span", { class: "title" }),
+      h("span", { class: "meta" },
+        h("span", { class: "badge new-badge" }), h("span", { class: "badge helix-badge" }), h("span", { class: "badge seed-badge" })),
+      h("span", { class: "desc small muted" }),
+      h("ul", { class: "hints" }),
+      h("span", { class: "lineage small" })),
+    h("td", { class: "status-cell" }),
+    h("td", { class: "num comments" }),
+    h("td", {}, h("div", { class: "actions" },
+      h("button", { type: "button", class: "small-button approve", onclick: () => moderate(tr, { domain_id: id, action: "approve" }, t("approve_domain", { title: tr.dataset.title })) }, t("approve")),
+      h("button", { type: "button", class: "small-button hide", onclick: () => moderate(tr, { domain_id: id, action: "hide" }, t("hide_domain", { title: tr.dataset.title })) }, t("hide")),
+      h("span", { class: "merge" },
+        h("label", { class: "visually-hidden", for: `merge-${id}` }),
+        h("select", { id: `merge-${id}`, class: "merge-into" }),
+        h("button", { type: "button", class: "small-button merge-button", onclick: merge }, t("merge"))))));
+  return tr;
+}
+
+function fillDomainRow(tr, d) {
+  tr.dataset.status = d.status;
+  tr.dataset.title = d.title;
+  tr.dataset.new = isNew(d) ? "yes" : "no";
+  tr.querySelector(".title").textContent = d.title;
+  tr.querySelector(".new-badge").textContent = isNew(d) ? t("new_badge") : "";
+  tr.querySelector(".helix-badge").textContent = d.helix ? helixLabel(d.helix) : "";
+  tr.querySelector(".seed-badge").textContent = d.seed ? t("seed_domain") : "";
+  tr.querySelector(".desc").textContent = d.description || "";
+  const statusText = d.status === "merged" && d.merged_into
+    ? t("merged_into", { title: domainTitles.get(d.merged_into) || "?" })
+    : t(`status_${d.status}`);
+  tr.querySelector(".status-cell").textContent = statusText;
+  const merged = domainIncludes.get(d.domain_id) || [];
+  const lineageEl = tr.querySelector(".lineage");
+  lineageEl.textContent = merged.length ? t("includes", { list: merged.join("; ") }) : "";
+  lineageEl.hidden = !merged.length;
+  tr.querySelector(".comments").textContent = String(d.comments || 0);
+  tr.querySelector(".approve").hidden = d.status === "approved";
+  tr.querySelector(".hide").hidden = d.status === "hidden";
+  const targets = mergeTargets.filter((x) => x.domain_id !== d.domain_id);
+  tr.querySelector(".merge").hidden = d.status === "merged" || !targets.length;
+  tr.querySelector("label").textContent = t("merge_into", { title: d.title });
+  tr.querySelector(".approve").setAttribute("aria-label", t("approve_domain", { title: d.title }));
+  tr.querySelector(".hide").setAttribute("aria-label", t("hide_domain", { title: d.title }));
+  tr.querySelector(".merge-button").setAttribute("aria-label", t("merge_domain", { title: d.title }));
+  const select = tr.querySelector("select");
+  if (document.activeElement !== select) {
+    const keep = select.value;
+    select.replaceChildren(
+      h("option", { value: "" }, t("choose_domain")),
+      ...targets.map((x) => h("option", { value: x.domain_id }, x.title)));
+    select.value = targets.some((x) => String(x.domain_id) === keep) ? keep : "";
+  }
+  // Near-duplicates (open ones only), each with its one-click merge.
+  const open = d.status === "pending" || d.status === "approved";
+  const byId = new Map(state.domains.map((x) => [x.domain_id, x]));
+  const hints = open ? (d.similar || []).filter((x) => {
+    const other = byId.get(x.domain_id);
+    return other && (other.status === "pending" || other.status === "approved");
+  }) : [];
+  syncList(tr.querySelector(".hints"), hints, (x) => x.domain_id,
+    (x) => h("li", { class: "hint" },
+      h("span", { class: "hint-text" }),
+      h("button", { type: "button", class: "small-button secondary merge-similar", onclick: () => mergeInto(tr, byId.get(d.domain_id) || d, x) })),
+    (li, x) => {
+      const title = domainTitles.get(x.domain_id) || x.title;
+      li.querySelector(".hint-text").textContent = t("similar_to", { title, score: Math.round(x.score) });
+      li.querySelector(".merge-similar").textContent = t("merge_into_similar", { title });
     });
 }
+
+// ---------------------------------------------------------------- comments: the wall
+
+const wallDomain = $("wall-domain");
+const wallStance = $("wall-stance");
+for (const stance of ["support", "concern", "question", "evidence"]) {
+  wallStance.append(h("option", { value: stance }, t(`stance_${stance}`)));
+}
+$("wall-filter").addEventListener("submit", (event) => event.preventDefault());
+wallDomain.addEventListener("change", () => renderWall());
+wallStance.addEventListener("change", () => renderWall());
+
+const timeFormat = new Intl.DateTimeFormat(page.language || "en", { hour: "2-digit", minute: "2-digit" });
+const timeOf = (iso) => {
+  const ms = Date.parse(String(iso || "").replace(/(\.\d{3})\d+/, "$1"));
+  return Number.isFinite(ms) ? timeFormat.format(ms) : "";
+};
+/** The first words of a comment, to name its buttons. */
+const gist = (text) => {
+  const words = String(text).split(/\s+/).filter(Boolean);
+  return words.length > 8 ? `${words.slice(0, 8).join(" ")}…` : words.join(" ");
+};
+
+function renderWall() {
+  if (!state) return;
+  const comments = state.comments || [];
+  const byDomain = new Map();
+  for (const c of comments) {
+    if (!byDomain.has(c.domain_id)) byDomain.set(c.domain_id, []);
+    byDomain.get(c.domain_id).push(c);
+  }
+  // The domain filter lists the domains with comments, in the ballot's order.
+  const withComments = state.domains.filter((d) => byDomain.has(d.domain_id)).sort((a, b) => a.domain_id - b.domain_id);
+  if (document.activeElement !== wallDomain) {
+    const keep = wallDomain.value;
+    syncList(wallDomain, [{ domain_id: "", title: t("all_domains") }, ...withComments], (d) => `o${d.domain_id}`,
+      (d) => h("option", { value: d.domain_id }),
+      (o, d) => { o.textContent = d.title; });
+    wallDomain.value = withComments.some((d) => String(d.domain_id) === keep) ? keep : "";
+  }
+  const domainFilter = Number(wallDomain.value) || null;
+  const stanceFilter = wallStance.value;
+  const groups = withComments
+    .filter((d) => !domainFilter || d.domain_id === domainFilter)
+    .map((d) => ({ d, items: byDomain.get(d.domain_id).filter((c) => !stanceFilter || c.stance === stanceFilter) }))
+    .filter((g) => g.items.length);
+  const hiddenCount = comments.filter((c) => c.hidden).length;
+  $("wall-count").textContent = !comments.length ? ""
+    : hiddenCount ? `(${t("wall_count", { n: comments.length - hiddenCount, hidden: hiddenCount })})`
+      : `(${comments.length})`;
+  $("wall-empty").hidden = groups.length > 0;
+  $("wall-empty").textContent = comments.length ? t("wall_none_match") : t("no_comments");
+  syncList($("wall"), groups, (g) => g.d.domain_id,
+    () => h("section", { class: "wall-group" }, h("h3", {}, h("span", { class: "title" }), " ", h("span", { class: "muted count" })), h("ul", { class: "wall-list" })),
+    (section, g) => {
+      section.querySelector(".title").textContent = g.d.title;
+      const shownHere = g.items.filter((c) => !c.hidden).length;
+      section.querySelector(".count").textContent = `(${t("comments_count", { n: shownHere })})`;
+      const items = g.items.slice().sort((a, b) => b.comment_id - a.comment_id); // newest first
+      syncList(section.querySelector(".wall-list"), items, (c) => c.comment_id, createComment, fillComment);
+    });
+}
+
+function createComment(c) {
+  let li;
+  li = h("li", { class: "wall-item" },
+    h("div", { class: "who" },
+      h("span", { class: "stance" }), h("span", { class: "badge helix-badge" }),
+      h("span", { class: "muted at" }), h("span", { class: "badge hidden-badge" }),
+      h("button", {
+        type: "button", class: "small-button secondary toggle", onclick: async () => {
+          const hide = li.dataset.hidden !== "yes";
+          const text = gist(li.querySelector(".text").textContent);
+          const label = t(hide ? "hide_comment" : "restore_comment", { text });
+          const ack = await run("moderate", { comment_id: c.comment_id, action: hide ? "hide" : "restore" },
+            t(hide ? "comment_hidden" : "comment_restored"), label);
+          if (ack.ok) {
+            const item = (state.comments || []).find((x) => x.comment_id === c.comment_id);
+            if (item) item.hidden = ack.hidden !== undefined ? ack.hidden : hide;
+            renderWall();
+            renderTabs();
+            li.querySelector(".toggle").focus();
+          }
+        },
+      })),
+    h("p", { class: "text" }));
+  return li;
+}
+
+function fillComment(li, c) {
+  li.dataset.stance = c.stance;
+  li.dataset.hidden = c.hidden ? "yes" : "no";
+  li.querySelector(".stance").textContent = t(`stance_${c.stance}`);
+  li.querySelector(".helix-badge").textContent = c.helix ? helixLabel(c.helix) : "";
+  li.querySelector(".at").textContent = timeOf(c.at);
+  li.querySelector(".hidden-badge").textContent = c.hidden ? t("status_hidden") : "";
+  li.querySelector(".text").textContent = c.text;
+  const button = li.querySelector(".toggle");
+  button.textContent = c.hidden ? t("restore") : t("hide");
+  button.setAttribute("aria-label", t(c.hidden ? "restore_comment" : "hide_comment", { text: gist(c.text) }));
+}
+
+// ---------------------------------------------------------------- decide
 
 function renderDecide() {
   const ws = state.workshop;
@@ -461,7 +872,7 @@ function decideItem(d) {
       h("button", { type: "submit", class: "primary save" }, t("save_priority")),
       h("button", {
         type: "button", class: "secondary undecide", onclick: async () => {
-          const ack = await run("undecide", { domain_id: id });
+          const ack = await run("undecide", { domain_id: id }, null, t("undecide"));
           if (ack.ok) delete form.dataset.dirty;
         },
       }, t("undecide"))));
@@ -479,7 +890,7 @@ function decideItem(d) {
     // Sent when there is something to record, or when the form showed the recorded funders
     // (then an empty list clears them); otherwise the server keeps what it has.
     if (funders.length || form.dataset.knowsFunders) payload.funders = funders;
-    const ack = await run("decide", payload);
+    const ack = await run("decide", payload, null, t("save_priority"));
     if (ack.ok) {
       delete form.dataset.dirty;
       render();

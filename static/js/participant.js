@@ -1,6 +1,7 @@
 // The participant's phone: join, then one view per phase, driven by `state` broadcasts.
 import {
-  act as sendAct, addComment, countRows, keepNewerComments, emit, h, helixLabel, num, onConnect, page, renderBars, send, setStatus, socket, syncList, t,
+  act as sendAct, addComment, countRows, dropComment, keepNewerComments, emit, h, helixLabel, num, onConnect, page, renderBars, send, setStatus, socket,
+  syncList, t,
 } from "./socket.js";
 import { countdown } from "./timer.js";
 
@@ -13,6 +14,20 @@ let results = null;
 let joined = false;
 let token = loadToken();
 let rejoining = Boolean(token); // until the first rejoin answers, show nothing but the banner
+let closedLate = false; // the workshop closed while this (new) phone was on the join form
+
+/** A helix's or criterion's label in the page's language, when the template translated it. */
+const labelOf = (item) => (item ? (item.labels && item.labels[page.language]) || item.label || item.key : "");
+const SDGS = new Map((page.sdgs || []).map((g) => [g.n, g]));
+
+/** Paint an element in a goal's UN colour (CSS custom properties; the CSP allows these). */
+function paintSdg(el, n) {
+  const goal = SDGS.get(Number(n));
+  if (!goal) return;
+  el.style.setProperty("--sdg", goal.colour);
+  el.style.setProperty("--sdg-ink", goal.ink);
+}
+for (const el of document.querySelectorAll("[data-sdg]")) paintSdg(el, el.dataset.sdg);
 
 function loadToken() {
   try {
@@ -49,7 +64,7 @@ const timer = countdown($("timer"), (left) => {
 });
 
 function updateStickyBar() {
-  $("sticky-bar").hidden = $("timer").hidden && $("budget").hidden && $("progress").hidden;
+  $("sticky-bar").hidden = $("timer").hidden && $("budget").hidden && $("progress").hidden && $("rank-status").hidden;
 }
 
 // ---------------------------------------------------------------- feedback while offline
@@ -96,6 +111,10 @@ async function join(payload) {
     saveToken(null);
     joined = false;
     render();
+  } else if (!payload.token && ack.error.code === "wrong_phase") {
+    // Only a closed workshop refuses newcomers: show that instead of the form.
+    closedLate = true;
+    render();
   }
   setStatus(statusEl, ack.error.message, "error");
   return ack;
@@ -140,6 +159,10 @@ socket.on("state", (s) => {
 socket.on("comment", (c) => {
   if (joined && addComment(state, c)) render();
 });
+// The facilitator hid a comment: it leaves this phone too (a restore comes as a `comment`).
+socket.on("comment_hidden", (c) => {
+  if (joined && dropComment(state, c)) render();
+});
 socket.on("counts", (c) => {
   if (!state) return;
   state.counts = c.counts;
@@ -150,17 +173,43 @@ socket.on("results", (r) => {
   results = r;
   render();
 });
-// Our own ballot changed on the server (points returned from a domain the facilitator hid).
+// Our own ballot changed on the server: points returned from a domain the facilitator hid,
+// or one of our proposals approved, hidden or merged.
 socket.on("me", (m) => {
-  if (!joined) return;
-  me = m;
+  if (!joined || !m) return;
+  setMe(m, true);
   render();
 });
 
+const proposalKey = (p) => `${p.status}:${p.merged_into || ""}`;
+
+/** Take the server's copy of this participant's ballot; with `announce`, say in the toast
+ * what happened to any of their proposals since the last copy. */
+function setMe(next, announce) {
+  const before = new Map(((me && me.proposals) || []).map((p) => [p.domain_id, proposalKey(p)]));
+  me = next;
+  if (!announce) return;
+  const changed = (next.proposals || []).filter(
+    (p) => before.has(p.domain_id) && before.get(p.domain_id) !== proposalKey(p));
+  if (changed.length) {
+    setStatus(statusEl, changed.map((p) => t("proposal_now", { title: p.title, status: proposalStatus(p) })).join(" "), "ok");
+  }
+}
+
 function applyState(s) {
+  const was = state ? state.workshop.phase : null;
   state = keepNewerComments(state, s);
   results = s.results || null;
-  if (s.me) me = s.me;
+  if (s.me) setMe(s.me, Boolean(me));
+  const now = state.workshop.phase;
+  if (now === "vote") {
+    late = null;
+    lateLost = false;
+  } else if (was === "vote" && sendingBallots > 0) {
+    late = "pending"; // the vote closed while a change was on its way: say what became of it
+  } else if (was && was !== now) {
+    late = null; // said in the phase after the vote; later phases move on
+  }
   timer.update(s.workshop);
   render();
 }
@@ -169,8 +218,12 @@ function applyState(s) {
 
 const VIEWS = ["join", "lobby", "propose", "discuss", "vote", "results", "decide"];
 
+/** A phone that has not joined a closed workshop: it sees the agreed priorities, no form. */
+const closedNewcomer = () => !joined && !rejoining && (closedLate || (page.phase === "closed" && !token));
+
 function visibleViews() {
   if (rejoining) return [];
+  if (closedNewcomer()) return ["decide"];
   if (!joined || !state) return ["join"];
   const phase = state.workshop.phase;
   if (phase === "vote") return results ? ["vote", "results"] : ["vote"];
@@ -182,13 +235,17 @@ function visibleViews() {
 function render() {
   const shown = visibleViews();
   for (const view of VIEWS) $(`view-${view}`).hidden = !shown.includes(view);
-  document.body.dataset.phase = joined && state ? state.workshop.phase : "join";
-  $("budget").hidden = !(shown.includes("vote") && state && state.workshop.method === "dot");
-  $("progress").hidden = !(shown.includes("vote") && state && state.workshop.method === "score");
+  document.body.dataset.phase = joined && state ? state.workshop.phase : closedNewcomer() ? "closed" : "join";
+  const method = shown.includes("vote") && state ? state.workshop.method : null;
+  $("budget").hidden = method !== "dot";
+  $("progress").hidden = method !== "score";
+  $("rank-status").hidden = method !== "rank";
   updateStickyBar();
+  renderLate();
   if (!joined || !state) {
-    $("phase-label").textContent = rejoining ? t("connecting") : "";
+    $("phase-label").textContent = rejoining ? t("connecting") : closedNewcomer() ? t("phase_now", { phase: phaseName("closed") }) : "";
     $("me-label").hidden = true;
+    if (shown.includes("decide")) renderDecide();
     return;
   }
   $("phase-label").textContent = t("phase_now", { phase: phaseName(state.workshop.phase) });
@@ -198,6 +255,7 @@ function render() {
   renderLobby();
   if (shown.includes("propose")) renderPropose();
   if (shown.includes("discuss")) renderDiscuss();
+  if (shown.includes("propose") || shown.includes("discuss")) renderMine();
   if (shown.includes("vote")) renderVote();
   if (shown.includes("results")) renderResults();
   if (shown.includes("decide")) renderDecide();
@@ -224,9 +282,18 @@ function fillDomainSummary(el, d) {
   const why = el.querySelector(".why");
   why.textContent = d.rationale || "";
   why.hidden = !d.rationale;
-  const sdgs = el.querySelector(".sdg-list");
-  sdgs.textContent = d.sdgs && d.sdgs.length ? t("sdgs", { list: d.sdgs.join(", ") }) : "";
-  sdgs.hidden = !(d.sdgs && d.sdgs.length);
+  const goals = d.sdgs || [];
+  const sdgs = el.querySelector(".sdg-tags");
+  sdgs.setAttribute("aria-label", t("sdgs_label"));
+  sdgs.hidden = !goals.length;
+  syncList(sdgs, goals, (n) => n,
+    (n) => {
+      const li = h("li", { class: "sdg-tag" },
+        h("span", { class: "sdg-num" }, h("span", { class: "visually-hidden" }, `${t("sdg_n", { n })}: `), String(n)),
+        h("span", { class: "sdg-name" }, SDGS.has(n) ? SDGS.get(n).name : ""));
+      paintSdg(li, n);
+      return li;
+    });
   el.querySelector(".badges").replaceChildren(...badges(d));
 }
 
@@ -234,13 +301,36 @@ const domainBody = () => [
   h("p", { class: "badges" }),
   h("p", { class: "desc" }),
   h("p", { class: "why" }),
-  h("p", { class: "sdg-list muted" }),
+  h("ul", { class: "sdg-tags" }),
 ];
 
 function showEmpty(id, empty) {
   const el = $(id);
   el.hidden = !empty;
   el.textContent = empty ? t("no_domains") : "";
+}
+
+/** A proposal's fate in words: approved, waiting, merged into another domain, hidden. */
+function proposalStatus(p) {
+  if (p.status === "merged") return t("proposal_merged", { title: p.merged_into_title || "" });
+  if (p.status === "hidden") return t("proposal_hidden");
+  if (p.status === "pending") return t("status_pending");
+  return t("status_approved");
+}
+
+/** "Your proposals", newest first, in the propose and discuss views. */
+function renderMine() {
+  const mine = ((me && me.proposals) || []).slice().reverse();
+  for (const where of ["propose", "discuss"]) {
+    $(`${where}-mine-box`).hidden = !mine.length;
+    syncList($(`${where}-mine`), mine, (p) => p.domain_id,
+      () => h("li", { class: "mine-item" }, h("span", { class: "title" }), " ", h("span", { class: "proposal-status" })),
+      (li, p) => {
+        li.dataset.status = p.status;
+        li.querySelector(".title").textContent = p.title;
+        li.querySelector(".proposal-status").textContent = proposalStatus(p);
+      });
+  }
 }
 
 function renderPropose() {
@@ -272,10 +362,26 @@ $("propose-form").addEventListener("submit", async (event) => {
   }, t("proposal_saved"));
   button.disabled = false;
   if (ack.ok) {
-    if (me) me.proposed = [...(me.proposed || []), ack.domain_id];
+    if (me) {
+      me.proposed = [...(me.proposed || []), ack.domain_id];
+      if (!(me.proposals || []).some((p) => p.domain_id === ack.domain_id)) {
+        me.proposals = [...(me.proposals || []), { domain_id: ack.domain_id, title, status: ack.status || "approved" }];
+      }
+    }
     form.reset();
+    $("sdg-picker").open = false;
+    showChosenSdgs();
     render();
   }
+});
+
+// The folded SDG picker says which goals are ticked.
+function showChosenSdgs() {
+  const chosen = Array.from($("propose-form").querySelectorAll("input[name=sdgs]:checked")).map((x) => x.value);
+  $("sdg-chosen").textContent = chosen.length ? `(${t("sdgs_chosen", { list: chosen.join(", ") })})` : "";
+}
+$("propose-form").addEventListener("change", (event) => {
+  if (event.target.name === "sdgs") showChosenSdgs();
 });
 
 // Discuss: domains with their comments, and one comment form.
@@ -343,8 +449,52 @@ $("comment-form").addEventListener("submit", async (event) => {
 
 const desired = new Map(); // dot: domain_id -> points the participant asked for, not yet saved
 const inflight = new Set();
-let rankOrder = null;
-let rankDirty = false;
+
+// A ballot change on its way when the vote closes is never dropped in silence: the phone says
+// it is still being sent, then whether it arrived in time (its ack) or not (wrong_phase).
+let sendingBallots = 0; // vote / score / rank requests waiting for their ack
+let late = null; // null | "pending" | "saved" | "lost"
+let lateLost = false;
+
+/**
+ * Send one ballot action (socket.js `send`: retried after a reconnect), tracking it. A refusal
+ * because the vote has closed may come for a change that did arrive in time (its first ack was
+ * lost with the connection): `arrived()` checks the server's copy of the ballot (`me`, fresh
+ * from the rejoin) before the phone says the change is lost.
+ */
+async function sendBallot(event, payload, arrived) {
+  sendingBallots += 1;
+  let ack;
+  try {
+    ack = await send(event, payload);
+  } finally {
+    sendingBallots -= 1;
+  }
+  const refused = !ack.ok && ack.error && ack.error.code === "wrong_phase";
+  if (refused && !(arrived && arrived())) lateLost = true;
+  if (refused || late === "pending") {
+    late = sendingBallots > 0 ? "pending" : lateLost ? "lost" : "saved";
+  }
+  renderLate();
+  return ack;
+}
+
+/** Whether the server holds any ballot of this participant (points, scores or a ranking). */
+function hasBallot() {
+  if (!me) return false;
+  return Object.keys(me.votes || {}).length > 0 || Object.keys(me.scores || {}).length > 0
+    || (me.ranking || []).length > 0;
+}
+
+function renderLate() {
+  const note = $("ballot-note");
+  const closed = !state || state.workshop.phase !== "vote";
+  const key = late === "lost" && !hasBallot() ? "late_lost_nothing" : `late_${late}`;
+  const text = late && (closed || late === "lost") ? t(key) : "";
+  if (note.textContent !== text) note.textContent = text;
+  note.hidden = !text;
+  note.dataset.kind = { pending: "pending", saved: "ok", lost: "error" }[late] || "";
+}
 
 const savedPoints = (id) => (me && me.votes ? me.votes[String(id)] || 0 : 0);
 const shownPoints = (id) => (desired.has(id) ? desired.get(id) : savedPoints(id));
@@ -384,7 +534,7 @@ function renderVote() {
   $("vote-help").textContent = t(`vote_help_${ws.method}`);
   $("vote-empty").hidden = domains.length > 0;
   $("vote-empty").textContent = t("no_domains");
-  $("rank-actions").hidden = ws.method !== "rank" || !domains.length;
+  if (ws.method !== "rank") $("rank-state").hidden = true;
   const list = $("vote-list");
   $("view-vote").dataset.method = ws.method;
   if (ws.method === "dot") renderDot(list, domains, ws);
@@ -447,7 +597,7 @@ async function pump(id) {
     const want = desired.get(id);
     rowStatus(id, pendingText(), "pending");
     setStatus(out, pendingText(), "pending");
-    const ack = await send("vote", { domain_id: id, points: want });
+    const ack = await sendBallot("vote", { domain_id: id, points: want }, () => savedPoints(id) === want);
     if (ack.ok) {
       if (ack.points) me.votes[String(id)] = ack.points;
       else delete me.votes[String(id)];
@@ -479,7 +629,7 @@ function renderScore(list, domains, ws) {
         h("p", { class: "desc small" }),
         ...criteria.map((c) =>
           h("fieldset", { class: "scale", "data-criterion": c.key },
-            h("legend", {}, c.label, h("span", { class: "visually-hidden" }, ` — ${d.title}`)),
+            h("legend", {}, labelOf(c), h("span", { class: "visually-hidden" }, ` — ${d.title}`)),
             ...[1, 2, 3, 4, 5].map((v) =>
               h("label", { class: "chip" },
                 h("input", {
@@ -515,7 +665,10 @@ async function sendScore(domainId, criterion, value) {
   const rowOut = li && li.querySelector(".row-status");
   if (li) li.dataset.pending = criterion;
   setStatus(rowOut, pendingText(), "pending");
-  const ack = await act($("vote-status"), "score", { domain_id: domainId, criterion, value });
+  setStatus($("vote-status"), pendingText(), "pending");
+  const ack = await sendBallot("score", { domain_id: domainId, criterion, value },
+    () => (((me && me.scores) || {})[String(domainId)] || {})[criterion] === value);
+  setStatus($("vote-status"), ack.ok ? t("saved") : ack.error.message, ack.ok ? "ok" : "error");
   if (li) delete li.dataset.pending;
   if (ack.ok) {
     me.scores = me.scores || {};
@@ -527,25 +680,73 @@ async function sendScore(domainId, criterion, value) {
   renderVote();
 }
 
+// Ranking. The ballot is the order saved on the server (`me.ranking`); the phone shows it, then
+// the domains it does not hold yet (all of them before the first move) in this phone's shuffled
+// order. A shuffled order nobody touched is no ballot. Each move sends the whole new order at
+// once (`rank` replaces the ranking, so a retry is harmless); one request at a time, and moves
+// made meanwhile go next, so the latest order wins (as the dot-vote `pump`).
+let rankIds = []; // the domains this phone may rank, shuffled
+let rankWanted = null; // the order to save, while it differs from the saved one
+let rankBusy = false;
+let rankMoved = null; // the row moved last: its own line shows saving → saved
+let rankError = "";
+let rankExplain = "rank_none";
+
+const sameOrder = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+const savedRanking = () => ((me && me.ranking) || []).filter((id) => rankIds.includes(id));
+
+function shownOrder() {
+  const order = (rankWanted || (me && me.ranking) || []).filter((id) => rankIds.includes(id));
+  for (const id of rankIds) if (!order.includes(id)) order.push(id);
+  return order;
+}
+
+function rankState() {
+  if (rankWanted) return "sending";
+  if (rankError) return "error";
+  const saved = savedRanking();
+  if (!saved.length) return "none";
+  return saved.length < rankIds.length ? "partial" : "saved";
+}
+
 function renderRank(list, domains) {
-  // `domains` comes shuffled for this participant: a saved ranking keeps its order, and only
-  // domains it does not hold yet (all of them before the first save) follow in shuffled order.
-  const ids = domains.map((d) => d.domain_id);
-  if (!rankOrder) rankOrder = (me && me.ranking ? me.ranking : []).filter((id) => ids.includes(id));
-  rankOrder = rankOrder.filter((id) => ids.includes(id));
-  for (const id of ids) if (!rankOrder.includes(id)) rankOrder.push(id);
+  rankIds = domains.map((d) => d.domain_id);
+  const order = shownOrder();
+  const saved = new Set(savedRanking());
+  const stateNow = rankState();
+  const status = {
+    sending: [pendingText(), "pending"],
+    error: [rankError, "error"],
+    none: [t("rank_status_none"), "pending"],
+    partial: [t("rank_status_partial"), "pending"],
+    saved: [t("ranking_saved"), "ok"],
+  }[stateNow];
+  const bar = $("rank-status");
+  if (bar.textContent !== status[0] || bar.dataset.kind !== status[1]) setStatus(bar, status[0], status[1]);
+  const box = $("rank-state");
+  box.hidden = !rankIds.length;
+  box.dataset.state = stateNow;
+  // While a change is on its way the note keeps what it said (the sticky bar shows progress).
+  if (stateNow !== "sending") {
+    rankExplain = stateNow === "none" || (stateNow === "error" && !saved.size) ? "rank_none"
+      : stateNow === "partial" ? "rank_partial" : "rank_saved";
+  }
+  $("rank-note").textContent = t(rankExplain);
+  $("rank-accept").hidden = !(stateNow === "none" || stateNow === "partial" || (stateNow === "error" && saved.size < rankIds.length));
   const byId = new Map(domains.map((d) => [d.domain_id, d]));
-  const ordered = rankOrder.map((id) => byId.get(id));
-  syncList(list, ordered, (d) => `rank-${d.domain_id}`,
+  syncList(list, order.map((id) => byId.get(id)), (d) => `rank-${d.domain_id}`,
     (d) =>
       h("li", { class: "card rank-row" },
         h("span", { class: "position", "aria-hidden": "true" }),
         h("h3", { class: "title" }),
         h("div", { class: "movers" },
           h("button", { type: "button", class: "step up", onclick: () => move(d.domain_id, -1) }, "↑"),
-          h("button", { type: "button", class: "step down", onclick: () => move(d.domain_id, 1) }, "↓"))),
+          h("button", { type: "button", class: "step down", onclick: () => move(d.domain_id, 1) }, "↓")),
+        h("p", { class: "row-status small" })),
     (li, d) => {
-      const index = rankOrder.indexOf(d.domain_id);
+      const index = order.indexOf(d.domain_id);
+      const ranked = saved.has(d.domain_id);
+      li.dataset.ranked = ranked ? "yes" : "no";
       li.querySelector(".position").textContent = String(index + 1);
       li.querySelector(".title").textContent = d.title;
       const up = li.querySelector(".up");
@@ -553,32 +754,70 @@ function renderRank(list, domains) {
       up.setAttribute("aria-label", t("move_up", { title: d.title }));
       down.setAttribute("aria-label", t("move_down", { title: d.title }));
       up.disabled = index === 0;
-      down.disabled = index === rankOrder.length - 1;
+      down.disabled = index === order.length - 1;
+      let row = ["", ""];
+      if (d.domain_id === rankMoved) {
+        row = stateNow === "sending" ? [pendingText(), "pending"]
+          : stateNow === "error" ? [t("not_saved"), "error"] : [t("saved"), "ok"];
+      } else if (saved.size && !ranked && stateNow !== "sending") {
+        row = [t("not_in_ranking"), "pending"];
+      }
+      const rowOut = li.querySelector(".row-status");
+      if (rowOut.textContent !== row[0] || rowOut.dataset.kind !== row[1]) setStatus(rowOut, row[0], row[1]);
     });
-  if (rankDirty) setStatus($("vote-status"), t("ranking_unsaved"), "pending");
+}
+
+/** Send the latest wanted order until the saved one matches it. */
+async function pumpRank() {
+  if (rankBusy) return;
+  rankBusy = true;
+  try {
+    while (rankWanted && !sameOrder(rankWanted, (me && me.ranking) || [])) {
+      const order = rankWanted.slice();
+      const ack = await sendBallot("rank", { order }, () => sameOrder((me && me.ranking) || [], order));
+      if (ack.ok) {
+        if (me) me.ranking = order;
+        if (rankWanted && sameOrder(rankWanted, order)) rankWanted = null;
+        rankError = "";
+      } else {
+        // The saved ranking stands; the list shows it again, with the reason.
+        rankWanted = null;
+        rankError = (ack.error && ack.error.message) || t("error");
+      }
+      if (state && state.workshop.phase === "vote") renderVote();
+    }
+  } finally {
+    rankWanted = null;
+    rankBusy = false;
+  }
+  if (state && state.workshop.phase === "vote") renderVote();
 }
 
 function move(id, delta) {
-  const from = rankOrder.indexOf(id);
+  const order = shownOrder();
+  const from = order.indexOf(id);
   const to = from + delta;
-  if (from < 0 || to < 0 || to >= rankOrder.length) return;
-  rankOrder.splice(from, 1);
-  rankOrder.splice(to, 0, id);
-  rankDirty = true;
+  if (from < 0 || to < 0 || to >= order.length) return;
+  order.splice(from, 1);
+  order.splice(to, 0, id);
+  rankWanted = order;
+  rankMoved = id;
+  rankError = "";
   renderVote();
   // Keep the keyboard on the moved item (the same button, or the other one at the edges).
   const li = $("vote-list").querySelector(`[data-key="rank-${id}"]`);
   const button = li.querySelector(delta < 0 ? ".up" : ".down");
   (button.disabled ? li.querySelector(delta < 0 ? ".down" : ".up") : button).focus();
+  pumpRank();
 }
 
-$("rank-save").addEventListener("click", async () => {
-  const order = rankOrder ? rankOrder.slice() : [];
-  const ack = await act($("vote-status"), "rank", { order }, t("ranking_saved"));
-  if (ack.ok) {
-    me.ranking = order;
-    rankDirty = false;
-  }
+// The order shown, cast as it is: for a participant who agrees with it (or has one domain).
+$("rank-accept").addEventListener("click", () => {
+  rankWanted = shownOrder();
+  rankMoved = null;
+  rankError = "";
+  renderVote();
+  pumpRank();
 });
 
 // ---------------------------------------------------------------- results and decisions
@@ -609,11 +848,16 @@ function indicatorText(item) {
 }
 
 function renderDecide() {
-  const closed = state.workshop.phase === "closed";
+  // A newcomer to a closed workshop sees what it agreed (page data), not a join form.
+  const newcomer = !joined;
+  const unknown = newcomer && !page.priorities; // it closed after this page loaded
+  const closed = newcomer || state.workshop.phase === "closed";
   $("closed-note").hidden = !closed;
-  $("closed-note").textContent = closed ? t("closed_thanks") : "";
-  const priorities = state.priorities || [];
-  $("decide-empty").hidden = priorities.length > 0;
+  $("closed-note").textContent = !closed ? "" : !newcomer ? t("closed_thanks")
+    : unknown ? t("closed_just_now") : t("closed_newcomer");
+  $("closed-reload").hidden = !unknown;
+  const priorities = (newcomer ? page.priorities : state.priorities) || [];
+  $("decide-empty").hidden = priorities.length > 0 || unknown;
   $("decide-empty").textContent = t("no_priorities");
   syncList($("priorities"), priorities, (p) => p.domain_id,
     () =>

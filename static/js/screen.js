@@ -1,13 +1,28 @@
-// The projector: join code and QR, live counts, domains, the phase countdown and, once the
-// facilitator shows them, the results: an animated ranking (HTML bars split by helix, which
-// slide to their new place when the order changes) and the support-and-consensus chart.
-import { SIZES, barAxisTitle, consensusChart, helixColour, helixSplit, kindOf, pct, setupCharts } from "./charts.js";
-import { addComment, countRows, keepNewerComments, emit, h, helixLabel, num, onConnect, page, renderBars, socket, syncList, t } from "./socket.js";
+// The projector: one viewport that never scrolls, read from the back of the room.
+//
+// Stages (body[data-stage]): the lobby's big join code; the candidate domains (propose,
+// discuss); the vote's turnout ("N of M have voted", per group) beside the ballot; once shown,
+// the results (an animated ranking of HTML bars split by helix, and the support-and-consensus
+// chart); the agreed priorities (decide, closed). A small QR code and the join code stay in the
+// header's corner on every stage but the lobby.
+//
+// A list longer than its box is cut into pages that turn by themselves (every `page.turn`
+// seconds, `?turn=` on the URL) with a "2/3" indicator; the items of the other pages stay in
+// the page for screen readers. → and ← (or Page Down / Page Up) turn the pages by hand, the
+// space bar pauses them.
+import {
+  barAxisTitle, consensusChart, helixColour, helixName, helixSplit, kindOf, pct, screenSizes, setupCharts,
+} from "./charts.js";
+import { addComment, dropComment, emit, h, keepNewerComments, num, onConnect, page, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
 const Chart = window.Chart;
-setupCharts(SIZES.screen);
+const CHART_LIMIT = 15; // points on the support-and-consensus chart (the ranking lists them all)
+const TURN_MS = Math.max(1, Number(page.turn) || 8) * 1000;
+
+let sizes = screenSizes();
+setupCharts(sizes);
 
 let state = null;
 let results = null;
@@ -23,11 +38,18 @@ socket.on("state", applyState);
 socket.on("comment", (c) => {
   if (addComment(state, c)) render();
 });
+socket.on("comment_hidden", (c) => {
+  if (dropComment(state, c)) render();
+});
 socket.on("counts", (c) => {
   if (!state) return;
   state.counts = c.counts;
   state.total = c.total;
+  if (c.voted !== undefined) state.voted = c.voted;
+  if (c.voted_total !== undefined) state.voted_total = c.voted_total;
   renderCounts();
+  renderTurnout();
+  if (results && document.body.dataset.stage === "results") renderLegend();
 });
 socket.on("results", (r) => {
   results = r;
@@ -35,6 +57,11 @@ socket.on("results", (r) => {
 });
 
 function applyState(s) {
+  // Comments the facilitator hid since this page got them leave its copy first.
+  if (state && Array.isArray(s.hidden_comments) && state.comments) {
+    const hidden = new Set(s.hidden_comments);
+    state.comments = state.comments.filter((c) => !hidden.has(c.comment_id));
+  }
   state = keepNewerComments(state, s);
   results = s.results || null;
   timer.update(s.workshop);
@@ -45,9 +72,18 @@ function stageFor(phase) {
   const priorities = state.priorities || [];
   if ((phase === "decide" || phase === "closed") && priorities.length) return "priorities";
   if (results && phase !== "lobby" && phase !== "propose") return "results";
-  if (phase === "lobby" || phase === "propose") return "join";
+  if (phase === "lobby") return "join";
+  if (phase === "vote") return "vote";
   return "domains";
 }
+
+const PANELS = {
+  join: ["join-panel", "side"],
+  domains: ["domains-panel", "side"],
+  vote: ["turnout-panel", "domains-panel"],
+  results: ["results-panel"],
+  priorities: ["priorities-panel"],
+};
 
 function render() {
   if (!state) return;
@@ -56,29 +92,310 @@ function render() {
   document.body.dataset.phase = phase;
   document.body.dataset.stage = stage;
   $("phase-label").textContent = t(`phase_${phase}`);
-  for (const name of ["join", "results", "domains", "priorities"]) $(`${name}-panel`).hidden = name !== stage;
-  // The results stage has the whole width; its legend is the helix meter (voters per helix).
-  const showRanking = Boolean(results) && stage === "priorities";
-  $("side").hidden = stage === "results";
-  $("ranking-panel").hidden = !showRanking;
-  $("counts-panel").hidden = showRanking;
-  $("side-domains-panel").hidden = phase !== "propose";
-  $("join-strip").hidden = stage === "join" || phase === "closed";
+  const shown = new Set(PANELS[stage]);
+  for (const id of ["join-panel", "turnout-panel", "results-panel", "domains-panel", "priorities-panel", "side"]) {
+    $(id).hidden = !shown.has(id);
+  }
+  $("corner-join").hidden = stage === "join";
+  $("ranking-panel").hidden = !results;
+  const heading = phase === "propose" ? "propose" : stage === "vote" ? "vote" : "other";
+  for (const span of $("domains-h").querySelectorAll("[data-heading]")) span.hidden = span.dataset.heading !== heading;
+
   renderCounts();
-  const approved = state.domains.filter((d) => d.status === "approved");
-  if (stage === "domains") renderDomains($("domains"), approved);
-  if (phase === "propose") renderDomains($("side-domains"), approved.slice().reverse());
+  renderTurnout();
+  if (shown.has("domains-panel")) renderDomains(phase);
   if (stage === "priorities") renderPriorities();
   if (results) renderResults(stage === "results");
+  for (const pager of pagers) if (pager !== rankPager || stage !== "results") pager.layout();
+  if (!document.body.dataset.layout) document.body.dataset.layout = `${innerWidth}x${innerHeight}`;
+}
+
+// ---------------------------------------------------------------- pages
+
+const reducedMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : { matches: false };
+
+/**
+ * A list cut into pages that fit its box. Items are measured as laid out (one column, or two
+ * when the list is wide and one column needs several pages), rows are packed into pages, and
+ * the items of the other pages get `.off-page` (out of view, still read by screen readers). An
+ * item taller than the whole box (a priority with a very long rationale) is laid out in
+ * box-high columns, and each column is a page of its own.
+ */
+class Pager {
+  constructor(list, { maxCols = 1, minColumn = 14 } = {}) {
+    this.list = list;
+    this.maxCols = maxCols;
+    this.minColumn = minColumn; // em: narrower columns would break titles into too many lines
+    this.indicator = document.querySelector(`.pager[data-pager="${list.id}"]`);
+    this.pages = [{ items: [] }];
+    this.index = 0;
+    // Whatever changes the list's box (the offline banner, a legend that wraps, the window):
+    // the pages are cut again.
+    let box = "";
+    if (window.ResizeObserver) {
+      new ResizeObserver(() => {
+        const now = `${list.clientWidth}x${list.clientHeight}`;
+        if (now !== box) {
+          box = now;
+          this.layout();
+        }
+      }).observe(list);
+    }
+  }
+
+  rows(cols) {
+    this.list.style.setProperty("--cols", String(cols));
+    this.list.dataset.cols = String(cols);
+    const items = Array.from(this.list.children);
+    for (const li of items) {
+      li.classList.remove("off-page");
+      if (li.classList.contains("long")) unflow(li);
+    }
+    const heights = items.map((li) => li.getBoundingClientRect().height);
+    const rows = [];
+    for (let i = 0; i < items.length; i += cols) {
+      rows.push({ items: items.slice(i, i + cols), height: Math.max(...heights.slice(i, i + cols)) });
+    }
+    return rows;
+  }
+
+  pack(rows, room, gap) {
+    const pages = [];
+    let current = null;
+    let used = 0;
+    for (const row of rows) {
+      if (row.height > room + 1) {
+        // Too tall for any page: it gets pages of its own (see flow()).
+        current = null;
+        for (const li of row.items) pages.push(...flow(li, room).map((frag) => ({ items: [li], frag })));
+        continue;
+      }
+      if (current && used + gap + row.height <= room + 1) {
+        used += gap + row.height;
+        current.items.push(...row.items);
+      } else {
+        current = { items: [...row.items] };
+        pages.push(current);
+        used = row.height;
+      }
+    }
+    return pages.length ? pages : [{ items: [] }];
+  }
+
+  /** As few pages as fit, then evened out (7, 7, 6 rows rather than 7, 7, 7, 1... or 1, 2, 2):
+   * the first pages get one row more where the rows do not split evenly. */
+  balanced(rows, room, gap) {
+    const pages = this.pack(rows, room, gap);
+    if (pages.length < 2 || pages.some((page) => page.frag)) return pages;
+    const even = [];
+    let next = 0;
+    for (let k = 0; k < pages.length; k += 1) {
+      const count = Math.floor(rows.length / pages.length) + (k < rows.length % pages.length ? 1 : 0);
+      const group = rows.slice(next, next + count);
+      next += count;
+      const height = group.reduce((sum, row) => sum + row.height, 0) + gap * (group.length - 1);
+      if (height > room + 1) return pages; // the rows are too uneven: keep the greedy pages
+      even.push({ items: group.flatMap((row) => row.items) });
+    }
+    return even;
+  }
+
+  layout() {
+    const list = this.list;
+    if (list.offsetParent === null) return;
+    const room = list.clientHeight;
+    const gap = parseFloat(getComputedStyle(list).rowGap) || 0;
+    const em = parseFloat(getComputedStyle(list).fontSize) || 16;
+    let pages = this.balanced(this.rows(1), room, gap);
+    if (pages.length > 1 && this.maxCols > 1 && list.clientWidth >= 2 * this.minColumn * em) {
+      const two = this.balanced(this.rows(2), room, gap);
+      // An item too long for a page reads better across the whole width: one column then.
+      if (two.some((page) => page.frag)) pages = this.balanced(this.rows(1), room, gap);
+      else pages = two;
+    }
+    const before = this.pages.length;
+    this.pages = pages;
+    if (pages.length !== before) this.index = Math.min(this.index, pages.length - 1);
+    this.show(false);
+  }
+
+  show(animate) {
+    const current = this.pages[this.index] || this.pages[0];
+    const on = new Set(current.items);
+    for (const li of this.list.children) {
+      li.classList.toggle("off-page", !on.has(li));
+      if (li.classList.contains("long") && on.has(li) && current.frag) showFragment(li, current.frag);
+    }
+    const many = this.pages.length > 1;
+    this.list.dataset.page = String(this.index + 1);
+    this.list.dataset.pages = String(this.pages.length);
+    if (this.indicator) {
+      this.indicator.hidden = !many;
+      this.indicator.dataset.paused = paused ? "yes" : "no";
+      this.indicator.querySelector(".pager-n").textContent = `${this.index + 1}/${this.pages.length}`;
+      const words = t("page_of", { page: this.index + 1, pages: this.pages.length });
+      this.indicator.querySelector(".pager-words").textContent = paused ? `${words} (${t("paused")})` : words;
+    }
+    if (animate && !reducedMotion.matches) {
+      this.list.classList.remove("turning");
+      void this.list.offsetWidth; // restart the fade
+      this.list.classList.add("turning");
+    }
+  }
+
+  turn(step) {
+    if (this.pages.length < 2 || this.list.offsetParent === null) return;
+    this.index = (this.index + step + this.pages.length) % this.pages.length;
+    this.show(true);
+  }
+}
+
+/** Lay out an over-tall item in columns `room` px high; one fragment (page) per column. */
+function flow(li, room) {
+  const box = li.querySelector(".flow");
+  if (!box) return [null];
+  li.classList.add("long");
+  const width = box.clientWidth;
+  const gap = Math.round(width * 0.1);
+  li.style.height = `${room}px`;
+  box.style.height = `${room}px`;
+  box.style.columnWidth = `${width}px`;
+  box.style.columnGap = `${gap}px`;
+  box.style.width = `${width}px`;
+  const count = Math.max(1, Math.round((box.scrollWidth + gap) / (width + gap)));
+  return Array.from({ length: count }, (_, k) => ({ k, step: width + gap, count }));
+}
+
+function unflow(li) {
+  const box = li.querySelector(".flow");
+  li.classList.remove("long");
+  li.style.height = "";
+  if (box) {
+    for (const prop of ["height", "columnWidth", "columnGap", "width", "transform"]) box.style[prop] = "";
+  }
+}
+
+function showFragment(li, frag) {
+  const box = li.querySelector(".flow");
+  if (box) box.style.transform = `translateX(${-frag.k * frag.step}px)`;
+}
+
+const domainPager = new Pager($("domains"), { maxCols: 2 });
+const rankPager = new Pager($("rank-bars"));
+const priorityPager = new Pager($("priorities"), { maxCols: 2, minColumn: 16 });
+const pagers = [domainPager, rankPager, priorityPager];
+
+let paused = false;
+let turnTimer = null;
+function restartTurns() {
+  clearInterval(turnTimer);
+  turnTimer = setInterval(() => {
+    if (!paused) for (const pager of pagers) pager.turn(1);
+  }, TURN_MS);
+}
+restartTurns();
+
+document.addEventListener("keydown", (event) => {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  const step = { ArrowRight: 1, PageDown: 1, ArrowLeft: -1, PageUp: -1 }[event.key];
+  if (step) {
+    for (const pager of pagers) pager.turn(step);
+    restartTurns();
+    event.preventDefault();
+  } else if (event.key === " ") {
+    paused = !paused;
+    document.body.dataset.paused = paused ? "yes" : "no";
+    for (const pager of pagers) pager.show(false);
+    if (!paused) restartTurns();
+    event.preventDefault();
+  }
+});
+
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    sizes = screenSizes();
+    setupCharts(sizes);
+    const chart = Chart && Chart.getChart($("consensus-chart"));
+    if (chart) chart.destroy();
+    render();
+    document.body.dataset.layout = `${innerWidth}x${innerHeight}`; // laid out for this size
+  }, 150);
+});
+if (document.fonts && document.fonts.ready) document.fonts.ready.then(() => render());
+
+// ---------------------------------------------------------------- counts and turnout
+
+/** A translated sentence with its {numbers} as big figures, e.g. "<12> of <40> have voted". */
+function figures(key, vars) {
+  const text = (page.strings || {})[key] || key;
+  return text.split(/\{(\w+)\}/).map((part, i) =>
+    (i % 2 ? h("span", { class: "n" }, part in vars ? String(vars[part]) : `{${part}}`) : part));
 }
 
 function renderCounts() {
-  renderBars($("counts"), countRows(state.counts));
+  const rows = (page.helices || []).map((x) => ({ key: x.key, label: helixName(x.key), value: (state.counts || {})[x.key] || 0 }));
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  syncList($("counts"), rows, (r) => r.key,
+    () => h("li", { class: "bar-row" },
+      h("span", { class: "bar-label" }), h("span", { class: "bar-value" }),
+      h("span", { class: "bar-track", "aria-hidden": "true" }, h("span", { class: "bar-fill" }))),
+    (li, r) => {
+      li.querySelector(".bar-label").textContent = r.label;
+      li.querySelector(".bar-value").textContent = num(r.value);
+      li.querySelector(".bar-fill").style.width = `${(100 * r.value) / max}%`;
+    });
   $("total").textContent = t("participants_total", { n: state.total });
 }
 
-function renderDomains(list, domains) {
-  syncList(list, domains, (d) => d.domain_id,
+/** Participants of each helix who cast anything: from `counts`/`state`, else the results. */
+function votedBy() {
+  if (state.voted) return state.voted;
+  return (results && results.participation) || {};
+}
+
+function votedTotal() {
+  if (typeof state.voted_total === "number") return state.voted_total;
+  return Object.values(votedBy()).reduce((sum, n) => sum + (Number(n) || 0), 0);
+}
+
+function renderTurnout() {
+  const voting = state.workshop.phase === "vote";
+  const n = votedTotal();
+  const total = state.total || 0;
+  const line = $("turnout-line");
+  line.hidden = !voting;
+  if (voting) {
+    line.replaceChildren(...figures("have_voted", { n: num(n), total: num(total) }));
+    $("turnout").replaceChildren(...figures("have_voted", { n: num(n), total: num(total) }));
+    $("turnout-fill").style.width = `${total ? Math.min(100, (100 * n) / total) : 0}%`;
+  }
+  const voted = votedBy();
+  const rows = (page.helices || [])
+    .map((x) => ({ key: x.key, joined: (state.counts || {})[x.key] || 0, voted: voted[x.key] || 0 }))
+    .filter((r) => r.joined > 0 || r.voted > 0);
+  syncList($("turnout-helices"), rows, (r) => r.key,
+    () => h("li", { class: "bar-row" },
+      h("span", { class: "bar-label" }), h("span", { class: "bar-value" }),
+      h("span", { class: "bar-track", "aria-hidden": "true" }, h("span", { class: "bar-fill" }))),
+    (li, r) => {
+      li.querySelector(".bar-label").textContent = helixName(r.key);
+      li.querySelector(".bar-value").textContent = t("voted_of_joined", { voted: num(r.voted), joined: num(r.joined) });
+      li.querySelector(".bar-fill").style.width = `${r.joined ? Math.min(100, (100 * r.voted) / r.joined) : 0}%`;
+    });
+}
+
+// ---------------------------------------------------------------- domains and priorities
+
+function renderDomains(phase) {
+  const approved = state.domains.filter((d) => d.status === "approved");
+  // While proposals come in, the newest is on top (on the first page).
+  const domains = phase === "propose" ? approved.slice().reverse() : approved;
+  const empty = $("no-domains");
+  empty.hidden = domains.length > 0;
+  empty.textContent = t("no_domains");
+  syncList($("domains"), domains, (d) => d.domain_id,
     () => h("li", {}, h("span", { class: "title" }), " ", h("span", { class: "count" })),
     (li, d) => {
       li.querySelector(".title").textContent = d.title;
@@ -88,8 +405,8 @@ function renderDomains(list, domains) {
 
 function renderPriorities() {
   syncList($("priorities"), state.priorities, (p) => p.domain_id,
-    () => h("li", { class: "priority" }, h("h3", { class: "title" }), h("p", { class: "rationale" }),
-      h("p", { class: "indicator-line" })),
+    () => h("li", { class: "priority" },
+      h("div", { class: "flow" }, h("h3", { class: "title" }), h("p", { class: "rationale" }), h("p", { class: "indicator-line" }))),
     (li, p) => {
       li.querySelector(".title").textContent = `${t("priority_n", { rank: p.rank })}: ${p.title}`;
       li.querySelector(".rationale").textContent = p.rationale;
@@ -106,25 +423,23 @@ function renderPriorities() {
 // Plain words for why a domain is where it is (the chart shows it as a marker shape).
 const kindWords = { one_helix: () => t("kind_one_helix"), polarised: () => t("kind_polarised"), broad: () => "" };
 
-const reducedMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : { matches: false };
-
 /**
- * Re-render a list and slide every row from where it was to where it is now (FLIP: first,
- * last, invert, play). Bar widths animate by their own CSS transition.
+ * Re-render a list and slide every row that stays on the page from where it was to where it
+ * is now (FLIP: first, last, invert, play). Bar widths animate by their own CSS transition.
  */
 function withFlip(list, update) {
-  const before = new Map(Array.from(list.children, (li) => [li.dataset.key, li.getBoundingClientRect().top]));
+  const visible = (li) => !li.classList.contains("off-page");
+  const before = new Map(Array.from(list.children).filter(visible).map((li) => [li.dataset.key, li.getBoundingClientRect().top]));
   update();
   if (reducedMotion.matches || list.offsetParent === null) return;
   const moved = [];
   for (const li of list.children) {
     const top = before.get(li.dataset.key);
-    if (top === undefined) continue;
+    if (top === undefined || !visible(li)) continue;
     const dy = top - li.getBoundingClientRect().top;
     if (Math.abs(dy) < 1) continue;
     li.classList.remove("flip-play");
     li.style.transform = `translateY(${dy}px)`;
-    li.dataset.moved = dy > 0 ? "up" : "down";
     moved.push(li);
   }
   if (!moved.length) return;
@@ -135,66 +450,79 @@ function withFlip(list, update) {
   }
 }
 
-function renderRanking(ranking) {
-  const method = results.method;
-  const active = Object.keys(results.participation || {}).filter((key) => results.participation[key] > 0);
-  // Score is a 1..5 mean: its bars keep the absolute scale; points scale to the leader.
-  const max = method === "score" ? 5 : Math.max(1e-9, ...ranking.map((r) => Number(r.score) || 0));
-  $("rank-caption").textContent = method === "score" ? t("axis_score_split") : barAxisTitle(method);
-
-  // The legend doubles as the live helix meter: voters per helix.
-  syncList($("helix-legend"), (page.helices || []).filter((x) => active.includes(x.key)), (x) => x.key,
-    (x) => h("li", {},
+/** The helix legend (colours of the bar segments). During the vote it says, per helix, how
+ * many of those who joined have voted; afterwards how many voted. */
+function renderLegend() {
+  const participation = results.participation || {};
+  const voting = state.workshop.phase === "vote";
+  const voted = votedBy();
+  const keys = (page.helices || []).map((x) => x.key)
+    .filter((key) => participation[key] > 0 || (voting && (state.counts || {})[key] > 0));
+  syncList($("helix-legend"), keys.map((key) => ({ key })), (x) => x.key,
+    () => h("li", {},
       h("span", { class: "swatch", "aria-hidden": "true" }), h("span", { class: "legend-label" }), " ",
       h("span", { class: "legend-n", "aria-hidden": "true" }), h("span", { class: "legend-voters visually-hidden" })),
     (li, x) => {
-      const n = results.participation[x.key];
       li.querySelector(".swatch").style.backgroundColor = helixColour(x.key);
-      li.querySelector(".legend-label").textContent = x.label;
-      li.querySelector(".legend-n").textContent = String(n); // how many of the helix voted
-      li.querySelector(".legend-voters").textContent = `(${t("voters_value", { n })})`;
+      li.querySelector(".legend-label").textContent = helixName(x.key);
+      const n = voting ? voted[x.key] || 0 : participation[x.key] || 0;
+      const joined = (state.counts || {})[x.key] || 0;
+      li.querySelector(".legend-n").textContent = voting ? t("voted_of_joined", { voted: num(n), joined: num(joined) }) : num(n);
+      li.querySelector(".legend-voters").textContent = voting
+        ? `(${t("voters_value", { n })}; ${t("participants_total", { n: joined })})`
+        : `(${t("voters_value", { n })})`;
     });
+}
 
-  withFlip($("rank-bars"), () => syncList($("rank-bars"), ranking, (r) => r.domain_id,
-    () => h("li", { class: "rank-row" },
-      h("span", { class: "rank-pos", "aria-hidden": "true" }),
-      h("div", { class: "rank-main" },
-        h("p", { class: "rank-head" }, h("span", { class: "title" }), " ", h("span", { class: "rank-score" })),
-        h("span", { class: "rank-track", "aria-hidden": "true" }),
-        h("p", { class: "rank-meta" }),
-        h("p", { class: "rank-split visually-hidden" }))),
-    (li, r) => {
-      li.querySelector(".rank-pos").textContent = String(ranking.indexOf(r) + 1);
-      li.querySelector(".title").textContent = r.title;
-      li.querySelector(".rank-score").textContent = num(r.score);
-      const parts = helixSplit(results, r);
-      const track = li.querySelector(".rank-track");
-      syncList(track, parts, (part) => part.key,
-        (part) => h("span", { class: "seg", "data-helix": part.key }),
-        (seg, part) => {
-          seg.style.backgroundColor = helixColour(part.key);
-          seg.style.width = `${Math.max(0, (100 * part.value) / max)}%`;
-        });
-      const meta = [];
-      if (r.voters) {
-        meta.push(t("balanced_value", { score: num(r.balanced_score) }));
-        // With one helix behind it, consensus is 0 by definition: the words say more.
-        if (kindOf(r) !== "one_helix") meta.push(t("consensus_value", { value: pct(r.consensus) }));
-        const kind = kindWords[kindOf(r)]();
-        if (kind) meta.push(kind);
-      } else {
-        meta.push(t("no_votes_for"));
-      }
-      li.querySelector(".rank-meta").textContent = meta.join(" · ");
-      li.dataset.kind = r.voters ? kindOf(r) : "none";
-      li.querySelector(".rank-split").textContent = parts.filter((part) => part.value > 0)
-        .map((part) => `${helixLabel(part.key)}: ${num(part.value)}`).join("; ");
-    }));
+function renderRanking(ranking) {
+  const method = results.method;
+  // Score is a 1..5 mean: its bars keep the absolute scale; points scale to the leader.
+  const max = method === "score" ? 5 : Math.max(1e-9, ...ranking.map((r) => Number(r.score) || 0));
+  $("rank-caption").textContent = method === "score" ? t("axis_score_split") : barAxisTitle(method);
+  renderLegend();
+  withFlip($("rank-bars"), () => {
+    syncList($("rank-bars"), ranking, (r) => r.domain_id,
+      () => h("li", { class: "rank-row" },
+        h("span", { class: "rank-pos", "aria-hidden": "true" }),
+        h("div", { class: "rank-main" },
+          h("p", { class: "rank-head" }, h("span", { class: "title" }), " ", h("span", { class: "rank-score" })),
+          h("div", { class: "rank-line" },
+            h("span", { class: "rank-track", "aria-hidden": "true" }),
+            h("p", { class: "rank-meta" })),
+          h("p", { class: "rank-split visually-hidden" }))),
+      (li, r) => {
+        li.querySelector(".rank-pos").textContent = String(ranking.indexOf(r) + 1);
+        li.querySelector(".title").textContent = r.title;
+        li.querySelector(".rank-score").textContent = num(r.score);
+        const parts = helixSplit(results, r);
+        syncList(li.querySelector(".rank-track"), parts, (part) => part.key,
+          (part) => h("span", { class: "seg", "data-helix": part.key }),
+          (seg, part) => {
+            seg.style.backgroundColor = helixColour(part.key);
+            seg.style.width = `${Math.max(0, (100 * part.value) / max)}%`;
+          });
+        const meta = [];
+        if (r.voters) {
+          meta.push(t("balanced_value", { score: num(r.balanced_score) }));
+          // With one helix behind it, consensus is 0 by definition: the words say more.
+          if (kindOf(r) !== "one_helix") meta.push(t("consensus_value", { value: pct(r.consensus) }));
+          const kind = kindWords[kindOf(r)]();
+          if (kind) meta.push(kind);
+        } else {
+          meta.push(t("no_votes_for"));
+        }
+        li.querySelector(".rank-meta").textContent = meta.join(" · ");
+        li.dataset.kind = r.voters ? kindOf(r) : "none";
+        li.querySelector(".rank-split").textContent = parts.filter((part) => part.value > 0)
+          .map((part) => `${helixName(part.key)}: ${num(part.value)}`).join("; ");
+      });
+    rankPager.layout();
+  });
 }
 
 function renderResults(onStage) {
   const ranking = results.ranking || [];
-  // The side list (decide and closed phases) keeps the figures in words.
+  // The whole ranking in words, for screen readers (the bars show it a page at a time).
   syncList($("ranking"), ranking, (r) => r.domain_id,
     () =>
       h("li", {},
@@ -213,8 +541,24 @@ function renderResults(onStage) {
     });
   if (onStage) {
     renderRanking(ranking);
-    if (Chart) window.edpConsensusChart = consensusChart($("consensus-chart"), results, SIZES.screen, 10);
+    const supported = ranking.filter((r) => r.balanced_score > 0).length;
+    $("consensus-caption").textContent = supported > CHART_LIMIT
+      ? t("chart_numbers_top", { n: CHART_LIMIT }) : t("chart_numbers");
+    if (Chart) window.edpConsensusChart = consensusChart($("consensus-chart"), results, sizes, CHART_LIMIT);
   }
   resultsVersion += 1;
   document.body.dataset.resultsVersion = String(resultsVersion);
 }
+
+/** The chart's labels and markers in page pixels (for tests and for a look in the console). */
+function chartBoxes(which) {
+  const canvas = $("consensus-chart");
+  const chart = Chart && Chart.getChart(canvas);
+  if (!chart || !chart[which]) return [];
+  const at = canvas.getBoundingClientRect();
+  return chart[which].map((b) => ({ ...b, left: at.left + b.x, top: at.top + b.y, width: b.w, height: b.h }));
+}
+Object.defineProperty(window, "edpChartLabels", { get: () => chartBoxes("$edpLabels") });
+Object.defineProperty(window, "edpChartMarkers", { get: () => chartBoxes("$edpMarkers") });
+/** How many items each page of each list holds (for tests and a look from the browser's console). */
+window.edpPages = () => Object.fromEntries(pagers.map((p) => [p.list.id, p.pages.map((page) => page.items.length)]));

@@ -170,9 +170,23 @@ function showBanner(text) {
   document.body.dataset.connected = text ? "no" : "yes";
 }
 showBanner(t("connecting"));
-socket.on("connect", () => showBanner(""));
-socket.on("disconnect", () => showBanner(t("offline")));
-socket.on("connect_error", () => showBanner(socket.active ? t("offline") : t("error")));
+// After a few failed attempts in a row, say why instead of "reconnecting" forever: this
+// address is refused for live updates (page.origin_warning, or the server answered 400/403),
+// or the server cannot be reached from this device. (A refused origin shows as a connection
+// that opens and drops at once, so drops count as well as connect errors.)
+let failedConnects = 0;
+function connectionTrouble(err) {
+  failedConnects += 1;
+  const status = err && (err.description && err.description.description !== undefined
+    ? err.description.description : err.description);
+  if (page.origin_warning) showBanner(t("origin_refused"));
+  else if (failedConnects < 3) showBanner(t("offline"));
+  else if (status === 400 || status === 403) showBanner(t("connect_refused", { host: location.host }));
+  else showBanner(t("connect_unreachable", { host: location.host }));
+}
+socket.on("connect", () => { failedConnects = 0; showBanner(""); });
+socket.on("disconnect", (reason, details) => connectionTrouble(details));
+socket.on("connect_error", (err) => (socket.active ? connectionTrouble(err) : showBanner(t("error"))));
 
 /** Create an element. Children are nodes or strings (added as text, never parsed as HTML). */
 export function h(tag, props = {}, ...children) {
@@ -271,7 +285,8 @@ export function addComment(state, c) {
  */
 export function keepNewerComments(previous, next) {
   if (!next) return next;
-  const mine = (previous && previous.comments) || [];
+  const hidden = new Set(next.hidden_comments || []);
+  const mine = ((previous && previous.comments) || []).filter((c) => !hidden.has(c.comment_id) || c.hidden !== undefined);
   const shown = new Map((next.domains || []).map((d) => [d.domain_id, d]));
   const sent = Array.isArray(next.comments);
   const upto = sent ? next.comments.reduce((m, c) => Math.max(m, c.comment_id), next.comments_upto || 0)
@@ -285,4 +300,18 @@ export function keepNewerComments(previous, next) {
     }
   }
   return next;
+}
+
+/**
+ * A `comment_hidden` broadcast (the facilitator hid a comment): drop the page's copy and
+ * uncount it on its domain. True if the page had it.
+ */
+export function dropComment(state, c) {
+  if (!state || !c || !state.comments) return false;
+  const before = state.comments.length;
+  state.comments = state.comments.filter((x) => x.comment_id !== c.comment_id);
+  if (state.comments.length === before) return false;
+  const d = (state.domains || []).find((x) => x.domain_id === c.domain_id);
+  if (d && d.comments) d.comments -= 1;
+  return true;
 }

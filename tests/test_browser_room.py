@@ -79,15 +79,10 @@ def spanish_template(tmp: Path) -> Path:
     return path
 
 
-SETTLED = """() => Promise.all(document.getAnimations()
-    .filter(a => a.effect && a.effect.getTiming().iterations !== Infinity)
-    .map(a => a.finished.catch(() => null)))"""
-
-
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.evaluate(SETTLED)  # a page fading in would be shot half transparent
-    page.screenshot(path=str(ARTIFACTS / f"room-{name}.png"))
+    # A page fading in is shot as it ends, not half transparent.
+    page.screenshot(path=str(ARTIFACTS / f"room-{name}.png"), animations="disabled")
 
 
 def wait_until(predicate, page, what: str, tries: int = 150) -> None:

@@ -5,14 +5,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 
 
+# The instance folder: the default SQLite database and the generated secret key live here.
+INSTANCE_PATH = os.environ.get("EDP_INSTANCE_PATH") or str(ROOT / "instance")
+
+
 def _default_db() -> str:
-    instance = ROOT / "instance"
-    instance.mkdir(exist_ok=True)
+    instance = Path(INSTANCE_PATH)
+    instance.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{instance / 'edp.sqlite3'}"
 
 
 class Config:
-    SECRET_KEY = os.environ.get("EDP_SECRET_KEY", "dev-only-change-me")
+    # Unset: a random key generated once and kept in the instance folder (`secret_key`, mode
+    # 0600), shared by every process using that folder (edp/app.py `instance_secret`).
+    SECRET_KEY = os.environ.get("EDP_SECRET_KEY") or None
+    INSTANCE_PATH = INSTANCE_PATH
+    # Log-in throttling (failed attempts only, moving windows in the `limits` notation): per
+    # client address over all e-mails, and per e-mail from one client address (so guessing from
+    # one place never locks the account for everyone else). Counts live in the process, or in
+    # Redis when EDP_MESSAGE_QUEUE is a redis:// URL, so that several processes share them.
+    LOGIN_CLIENT_LIMIT = os.environ.get("EDP_LOGIN_CLIENT_LIMIT", "20 per 10 minutes")
+    LOGIN_ACCOUNT_LIMIT = os.environ.get("EDP_LOGIN_ACCOUNT_LIMIT", "5 per 5 minutes")
+    PASSWORD_MIN_LENGTH = int(os.environ.get("EDP_PASSWORD_MIN_LENGTH", "10"))
     SQLALCHEMY_DATABASE_URI = os.environ.get("EDP_DATABASE_URL") or _default_db()
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     MESSAGE_QUEUE = os.environ.get("EDP_MESSAGE_QUEUE") or None
@@ -83,7 +97,60 @@ class Config:
     JOIN_GUESS_ADDRESS_BURST = int(os.environ.get("EDP_JOIN_GUESS_ADDRESS_BURST", "60"))
     JOIN_GUESS_ADDRESS_PER_SECOND = float(
         os.environ.get("EDP_JOIN_GUESS_ADDRESS_PER_SECOND", "1"))
+    # Floods (docs/operations.md, "Limits on comments, proposals and joins"). Caps per
+    # participant and per workshop (a template may lower them under [limits]); refused with
+    # too_many. Rates are moving windows ("N per S seconds", the `limits` library's notation)
+    # keyed by participant id, never by address; refused with rate_limited and retry_after.
+    COMMENTS_PER_PARTICIPANT = int(os.environ.get("EDP_COMMENTS_PER_PARTICIPANT", "30"))
+    COMMENTS_PER_WORKSHOP = int(os.environ.get("EDP_COMMENTS_PER_WORKSHOP", "3000"))
+    PROPOSALS_PER_PARTICIPANT = int(os.environ.get("EDP_PROPOSALS_PER_PARTICIPANT", "10"))
+    PROPOSALS_PER_WORKSHOP = int(os.environ.get("EDP_PROPOSALS_PER_WORKSHOP", "300"))
+    # A burst of 5 comments, then one every 2 s; proposals: 3, then one every 10 s.
+    COMMENT_RATE = os.environ.get("EDP_COMMENT_RATE", "5 per 10 seconds")
+    PROPOSAL_RATE = os.environ.get("EDP_PROPOSAL_RATE", "3 per 30 seconds")
+    # New participants per workshop (rejoins with a token are never counted) and the cap on a
+    # workshop's participants; each connection creates at most one participant.
+    JOIN_RATE = os.environ.get("EDP_JOIN_RATE", "60 per 10 seconds")
+    PARTICIPANTS_PER_WORKSHOP = int(os.environ.get("EDP_PARTICIPANTS_PER_WORKSHOP", "5000"))
+    # Join acks, the projector's `watch` and the console's `facilitate` carry only the newest
+    # this many comments (plus per-domain counts); `comments` pages through the rest.
+    STATE_COMMENTS = int(os.environ.get("EDP_STATE_COMMENTS", "50"))
+    # ...and at most this many characters of comment text (10 long comments), so a join ack
+    # stays near 60 KB even when every comment is 5,000 characters; 0 = no bound.
+    STATE_COMMENTS_CHARS = int(os.environ.get("EDP_STATE_COMMENTS_CHARS", "50000"))
+    COMMENTS_PAGE = int(os.environ.get("EDP_COMMENTS_PAGE", "50"))
     # SQLite's `synchronous` in WAL mode: NORMAL survives a killed process (kill -9, a crash of
     # the app); FULL also survives a power cut or an OS crash, at one fsync per commit (measured
     # 0.02 ms vs 0.4 ms a commit here; far more on slow disks, and gevent waits meanwhile).
     SQLITE_SYNCHRONOUS = os.environ.get("EDP_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+    # A database locked by another process (a backup, a stray `sqlite3` shell): while serving,
+    # SQLite's own wait (which stalls every connection of the process) lasts SQLITE_BUSY_MS;
+    # a Socket.IO action then retries without stalling anyone for up to DB_BUSY_TIMEOUT
+    # seconds and answers `busy`; a page answers 503 at once.
+    SQLITE_BUSY_MS = int(os.environ.get("EDP_SQLITE_BUSY_MS", "50"))
+    DB_BUSY_TIMEOUT = float(os.environ.get("EDP_DB_BUSY_TIMEOUT", "5"))
+    # Slow-loris: a connection must send its request line and headers within this many seconds
+    # (also how long an idle keep-alive connection is kept); 0 turns it off. `edp run` only;
+    # behind nginx, client_header_timeout does the same (docs/deployment.md).
+    HEADER_TIMEOUT = float(os.environ.get("EDP_HEADER_TIMEOUT", "10"))
+    # Seconds between the checks that re-send a workshop's state to this process's clients when
+    # a change made on another process did not reach them (a Redis outage); 0 = off.
+    RESYNC_INTERVAL = float(os.environ.get("EDP_RESYNC_INTERVAL", "3"))
+    # Heavy work (exports, record imports, pairing comparisons) runs in worker processes, off
+    # the event loop that serves the phones (edp/jobs.py, docs/operations.md "Heavy work"):
+    # at most HEAVY_WORKERS at once per server process (0 = in the request itself); a request
+    # finding them all busy waits HEAVY_WAIT seconds, then gets 503 "busy, try again"; a job
+    # is stopped after HEAVY_TIMEOUT seconds.
+    HEAVY_WORKERS = int(os.environ.get("EDP_HEAVY_WORKERS", "2"))
+    HEAVY_WAIT = float(os.environ.get("EDP_HEAVY_WAIT", "10"))
+    HEAVY_TIMEOUT = float(os.environ.get("EDP_HEAVY_TIMEOUT", "600"))
+    # Uploaded records (the partner-region import): at most this many MB, and at most so many
+    # events, participants, domains and comments (413 naming the limit).
+    RECORD_MAX_MB = int(os.environ.get("EDP_RECORD_MAX_MB", "50"))
+    RECORD_MAX_EVENTS = int(os.environ.get("EDP_RECORD_MAX_EVENTS", "300000"))
+    RECORD_MAX_PARTICIPANTS = int(os.environ.get("EDP_RECORD_MAX_PARTICIPANTS", "10000"))
+    RECORD_MAX_DOMAINS = int(os.environ.get("EDP_RECORD_MAX_DOMAINS", "5000"))
+    RECORD_MAX_COMMENTS = int(os.environ.get("EDP_RECORD_MAX_COMMENTS", "100000"))
+    # Any request body (forms, uploads): the largest record plus its form. Socket.IO messages
+    # have their own bound (MAX_MESSAGE_BYTES).
+    MAX_CONTENT_LENGTH = (RECORD_MAX_MB + 1) * 1024 * 1024

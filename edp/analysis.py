@@ -204,6 +204,35 @@ def schulze_order(rankings: pd.DataFrame, domain_ids: Iterable[int]) -> list[int
 # --------------------------------------------------------------------------- results
 
 
+# Small-group privacy: participants and the projector never see a helix with fewer voters than
+# this on its own (a template's `min_group` may raise it, never lower it). Such helices are
+# pooled into one bucket, OTHER_GROUPS, when together they reach the threshold, else left out
+# of everything public (their ballots too, so no total minus the published parts recovers them).
+MIN_GROUP = 3
+OTHER_GROUPS = "_other"
+
+
+def public_buckets(voters: Mapping[str, int], min_group: int) -> dict[str, str | None]:
+    """Where each helix with voters is published: itself (at least `min_group` voters), the
+    pooled OTHER_GROUPS bucket (the small helices together reach `min_group`) or None (left
+    out). Every published bucket then holds at least `min_group` voters."""
+    small = [str(h) for h, n in voters.items() if 0 < int(n) < min_group]
+    pooled = sum(int(voters[h]) for h in small)
+    out: dict[str, str | None] = {str(h): str(h) for h, n in voters.items()
+                                  if int(n) >= min_group}
+    for h in small:
+        out[h] = OTHER_GROUPS if pooled >= min_group else None
+    return out
+
+
+def _public_helices(helices: list[str], buckets: Mapping[str, str | None],
+                    pooled: bool) -> list[str]:
+    """The display order once small helices are pooled: the helices shown on their own (and
+    those nobody voted in, shown at 0), then the pool."""
+    shown = [h for h in helices if buckets.get(h, h) == h and h != OTHER_GROUPS]
+    return shown + ([OTHER_GROUPS] if pooled else [])
+
+
 def _helix_order(helices: list[str], found: Iterable[str]) -> list[str]:
     """Configured helices first (display order), then unexpected keys found in ballots."""
     extra = sorted(set(found) - set(helices))
@@ -228,8 +257,13 @@ def results(
     weights: dict[str, float],
     *,
     present: Mapping[str, int] | None = None,
+    min_group: int = 0,
 ) -> dict:
     """The `results` payload: per-domain scores, helix-balanced scores and participation.
+
+    With `min_group` (> 1) the payload is the public one: helices with fewer voters are pooled
+    or left out as `public_buckets` says, and every number is computed from the ballots of the
+    published buckets only (see "Small-group privacy" in docs/protocol.md).
 
     The balanced score gives every helix with voters the same say, so a crowded helix cannot
     decide the ranking alone; the plain score is shown next to it.
@@ -290,6 +324,15 @@ def results(
 
     helix_of = _helix_of(votes, scores, rankings)
     voters = {str(h): int(n) for h, n in helix_of.value_counts(sort=False).items() if n > 0}
+    if min_group > 1:
+        buckets = public_buckets(voters, min_group)
+        helix_of = helix_of.astype(str).map(buckets).dropna()
+        kept = set(helix_of.index)
+        votes = votes.loc[votes["participant_id"].isin(kept)]
+        scores = scores.loc[scores["participant_id"].isin(kept)]
+        rankings = rankings.loc[rankings["participant_id"].isin(kept)]
+        voters = {str(h): int(n) for h, n in helix_of.value_counts(sort=False).items()}
+        helices = _public_helices(helices, buckets, OTHER_GROUPS in voters)
     order = _helix_order(helices, voters)
     participation = {h: voters.get(h, 0) for h in order}
     active = [h for h in order if participation[h] > 0]
@@ -332,6 +375,7 @@ def dot_results_from_totals(
     helices: list[str],
     *,
     present: Mapping[str, int] | None = None,
+    min_group: int = 0,
 ) -> dict:
     """The dot method's `results` from per-(domain, helix) totals instead of every ballot.
 
@@ -347,6 +391,16 @@ def dot_results_from_totals(
     titles = {int(i): str(t) for i, t in zip(dom["domain_id"], dom["title"])}
     t = totals.loc[totals["domain_id"].isin(set(ids)) & (totals["points"] > 0)]
     voters = {str(h): int(n) for h, n in participation_found.items() if n > 0}
+    if min_group > 1:  # the public payload: see `results`
+        buckets = public_buckets(voters, min_group)
+        t = t.assign(helix=t["helix"].astype(str).map(buckets)).dropna(subset=["helix"])
+        t = t.groupby(["domain_id", "helix"], as_index=False)[["points", "voters"]].sum()
+        pooled: dict[str, int] = {}
+        for h, n in voters.items():
+            if buckets.get(h):
+                pooled[buckets[h]] = pooled.get(buckets[h], 0) + n
+        voters = pooled
+        helices = _public_helices(helices, buckets, OTHER_GROUPS in voters)
     order = _helix_order(helices, voters)
     participation = {h: voters.get(h, 0) for h in order}
     active = [h for h in order if participation[h] > 0]

@@ -1,8 +1,11 @@
 """The application factory."""
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 import re
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,11 +37,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
-        instance_path=str(ROOT / "instance"),
+        instance_path=str((test_config or {}).get("INSTANCE_PATH") or Config.INSTANCE_PATH),
     )
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
+    if not app.config.get("SECRET_KEY") or app.config["SECRET_KEY"] == RETIRED_SECRET:
+        # Never a key written in the source code: anyone could sign a facilitator's cookie.
+        app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path))
     if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         # SQLite's driver never yields to gevent, so its default pool never runs dry.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -55,7 +61,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(models.Facilitator, int(user_id))
+        """`<id>:<session token>`: a session whose token is no longer the facilitator's
+        (logged out, password changed) or that has none (forged, or from before) is nobody's."""
+        fid, _sep, token = str(user_id).partition(":")
+        user = db.session.get(models.Facilitator, int(fid)) if fid.isdigit() else None
+        if user is None or not token or not user.session_token:
+            return None
+        return user if hmac.compare_digest(user.session_token, token) else None
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -85,19 +97,74 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Outermost, so that Engine.IO (origin check, Socket.IO's request.remote_addr) and
         # Flask both see the address and scheme the browser used.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
-        logging.getLogger(__name__).warning(
-            "EDP_SECRET_KEY is not set: sessions and participant tokens derived from client ids "
-            "are only as secret as the source code. Set it before a real workshop.")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     return app
 
 
-DEV_SECRET = "dev-only-change-me"
+# The key earlier versions used when EDP_SECRET_KEY was unset: public, so never used again.
+RETIRED_SECRET = "dev-only-change-me"
+
+
+def instance_secret(folder: Path) -> str:
+    """The key kept in `<instance>/secret_key`, generated (mode 0600) on first use. Processes
+    that start at once agree: the file appears whole (written aside, then hard-linked), and
+    the first link wins."""
+    path = folder / "secret_key"
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        aside = folder / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, (secrets.token_urlsafe(48) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            aside.unlink()
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise RuntimeError(
+            f"EDP_SECRET_KEY is not set and no key could be kept in {path} ({exc}). "
+            "Set EDP_SECRET_KEY to a long random string, or make the instance folder "
+            "(EDP_INSTANCE_PATH) writable.") from exc
+    if not key:
+        raise RuntimeError(f"{path} is empty: delete it, or set EDP_SECRET_KEY")
+    logging.getLogger(__name__).info("using the secret key kept in %s", path)
+    return key
 
 
 _sqlite_tuned = False
 _sqlite_synchronous = "NORMAL"
+# SQLite's own busy wait (ms). It blocks the whole process, every greenlet included, so the
+# server (`serve_sqlite_busy`) keeps it short and retries cooperatively instead (sockets._run);
+# command-line tools, which have nothing else to run, wait up to 10 s.
+_sqlite_busy_ms = 10_000
+
+
+# A worker process building an export (edp/jobs.py) only reads: its transactions begin
+# deferred, so in WAL mode they never hold the write lock that the phones' votes need.
+_sqlite_deferred = False
+
+
+def sqlite_deferred(on: bool) -> None:
+    global _sqlite_deferred
+    _sqlite_deferred = bool(on)
+
+
+def serve_sqlite_busy(ms: int) -> None:
+    """The busy wait for connections opened from now on (`edp run` sets SQLITE_BUSY_MS)."""
+    global _sqlite_busy_ms
+    _sqlite_busy_ms = max(0, int(ms))
 
 
 def _tune_sqlite(synchronous: str = "NORMAL") -> None:
@@ -116,14 +183,14 @@ def _tune_sqlite(synchronous: str = "NORMAL") -> None:
             cur = dbapi_connection.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={_sqlite_synchronous}")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={int(_sqlite_busy_ms)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
     @sa_event.listens_for(Engine, "begin")
     def _on_begin(conn):  # pragma: no cover - wiring
         if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if _sqlite_deferred else "BEGIN IMMEDIATE")
 
 
 # ---------------------------------------------------------------- Socket.IO origin check

@@ -53,7 +53,7 @@ def _serve(host: str, port: int) -> None:
     import errno
 
     from . import network
-    from .extensions import db, socketio
+    from .extensions import db
 
     app = current_app._get_current_object()
     # Pages build the join link and the origin check accepts this server's own names from it.
@@ -62,6 +62,15 @@ def _serve(host: str, port: int) -> None:
     # The command's own session must not keep a transaction (and SQLite's lock) open while
     # the server runs.
     db.session.remove()
+    # Served connections wait for SQLite's lock without stalling the process (see app.py).
+    from .app import serve_sqlite_busy
+    from .server import raise_open_files_limit, serve
+
+    serve_sqlite_busy(app.config.get("SQLITE_BUSY_MS", 50))
+    db.engine.dispose()
+    before, after = raise_open_files_limit()
+    click.echo(f"Open files limit: {after}" + (f" (raised from {before})" if after != before
+                                               else ""))
     if app.config.get("GC_FREEZE"):
         freeze_startup()
     try:
@@ -72,7 +81,7 @@ def _serve(host: str, port: int) -> None:
         record = None
         click.echo(f"warning: cannot record the server's address under instance/: {exc}", err=True)
     try:
-        socketio.run(app, host=host, port=port, log_output=False)
+        serve(app, host, port, app.config.get("HEADER_TIMEOUT", 10))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise click.ClickException(
@@ -158,21 +167,63 @@ def facilitator():
 @click.argument("email")
 @with_appcontext
 def facilitator_add(email):
-    """Create a facilitator (password from EDP_PASSWORD or a prompt)."""
+    """Create a facilitator, or reset their password (from EDP_PASSWORD or a prompt)."""
     from .extensions import db
     from .models import Facilitator
+
+    email = email.strip().lower()
+    password = _new_password(email)
+    user = db.session.scalar(sa.select(Facilitator).where(Facilitator.email == email))
+    notify = None
+    if user is None:
+        user = Facilitator(email=email)
+        db.session.add(user)
+    else:
+        notify = _end_sessions(user)
+    user.set_password(password)
+    db.session.commit()
+    if notify:
+        notify()
+    click.echo(json.dumps({"id": user.id, "email": user.email}))
+
+
+@facilitator.command("password")
+@click.argument("email")
+@with_appcontext
+def facilitator_password(email):
+    """Change a facilitator's password (from EDP_PASSWORD or a prompt); ends their sessions."""
+    from .extensions import db
+    from .models import Facilitator
+
+    email = email.strip().lower()
+    user = db.session.scalar(sa.select(Facilitator).where(Facilitator.email == email))
+    if user is None:
+        raise click.ClickException(f"no facilitator {email}: add one with `edp facilitator add`")
+    user.set_password(_new_password(email))
+    notify = _end_sessions(user)
+    db.session.commit()
+    notify()
+    click.echo(json.dumps({"id": user.id, "email": user.email, "sessions_ended": True}))
+
+
+def _new_password(email: str) -> str:
+    """The password from EDP_PASSWORD or a prompt, checked against the policy."""
+    from .accounts import password_problem
 
     password = os.environ.get("EDP_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
-    email = email.strip().lower()
-    user = db.session.scalar(sa.select(Facilitator).where(Facilitator.email == email))
-    if user is None:
-        user = Facilitator(email=email)
-        db.session.add(user)
-    user.set_password(password)
-    db.session.commit()
-    click.echo(json.dumps({"id": user.id, "email": user.email}))
+    with current_app.test_request_context():  # Flask-Babel picks its language from a request
+        problem = password_problem(password, email)
+    if problem:
+        raise click.ClickException(problem)
+    return password
+
+
+def _end_sessions(user):
+    from .accounts import end_sessions
+
+    return end_sessions(user)
 
 
 @cli.group()

@@ -1484,17 +1484,27 @@ def _role_label(role: str) -> str:
 # ---------------------------------------------------------------- markdown
 
 
+# Square brackets open links (`[x](javascript:...)`), images (`![](http://tracker/...)`) and
+# link definitions (`[x]: url`); escaped, participants' text can never become one. Raw HTML and
+# autolinks (`<...>`) are already neutral: `<` is written as `&lt;`.
+_MD_LINK = str.maketrans({"[": "\\[", "]": "\\]"})
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("<", "&lt;").translate(_MD_LINK)
+
+
 def _md_inline(text: Any) -> str:
-    """One line of text for a heading, list item or table cell."""
+    """One line of text for a heading, list item or table cell (no links, images or HTML)."""
     text = " ".join(("" if text is None else str(text)).split())
-    return text.replace("\\", "\\\\").replace("<", "&lt;").replace("|", "\\|")
+    return _md_escape(text).replace("|", "\\|")
 
 
 def _md_block(text: Any) -> str:
     """Several lines kept as hard line breaks, with block markup at line starts escaped."""
     lines = []
     for line in ("" if text is None else str(text)).replace("\r\n", "\n").split("\n"):
-        line = " ".join(line.split()).replace("\\", "\\\\").replace("<", "&lt;")
+        line = _md_escape(" ".join(line.split()))
         line = re.sub(r"^([#>+*=-]|\d+[.)])", r"\\\1", line)
         if line:
             lines.append(line)

@@ -1,57 +1,132 @@
-"""Token buckets that slow down join-code guessing (Socket.IO `join` and the code pages).
+"""Rate limits, on the `limits` library (sliding-window counters in this process's memory).
 
-A wrong code drains a bucket per connection and one per client address; when either is empty,
-joins without a valid token are refused (rate_limited, HTTP 429) until it refills, whatever the
-code, so a refusal never tells a right code from a wrong one. Only wrong codes cost anything:
-a venue full of phones behind one address joins freely. The state lives in the process (one
-`edp run`); with several processes each keeps its own buckets (see docs/operations.md).
+Join-code guessing: a wrong code counts against a window per connection and one per client
+address; when either is full, joins without a valid token are refused (rate_limited, HTTP 429)
+until it empties, whatever the code, so a refusal never tells a right code from a wrong one.
+Only wrong codes count: a venue full of phones behind one address joins freely.
+
+Floods: events per participant (per connection before joining), comments and proposals per
+participant, new participants per workshop; all keyed by participant, connection or workshop,
+never by address (a whole venue shares one). Each process keeps its own counters (one `edp
+run`; see docs/operations.md for several processes).
 """
 from __future__ import annotations
 
+import math
 import time
 
 from flask import Flask, current_app, request
+from limits import RateLimitItem, RateLimitItemPerSecond, parse
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+
+def window(burst: float, rate: float) -> RateLimitItem:
+    """A token bucket's settings (`burst`, refilled at `rate` a second) as a window: `burst`
+    hits per burst/rate seconds (the same sustained rate and the same burst)."""
+    seconds = math.ceil(burst / rate) if rate > 0 else 10**9
+    return RateLimitItemPerSecond(max(1, int(burst)), max(1, seconds))
+
+
+class Counters(MemoryStorage):
+    """The `limits` memory storage without its expiry thread after start-up.
+
+    MemoryStorage starts a timer thread after a hit whenever none is running. Under gevent,
+    starting a thread yields to other greenlets, and a handler that counts a hit inside its
+    transaction (a comment, a join) would hold SQLite's write lock (BEGIN IMMEDIATE) meanwhile:
+    under a flood every other write then found the database locked. Counts are read lazily
+    (an expired counter reads 0), so the sweep only frees memory: done here in line, at most
+    every SWEEP seconds (about 0.4 ms per 3,000 keys)."""
+
+    SWEEP = 5.0
+
+    def __init__(self):
+        super().__init__()
+        self._swept = time.monotonic()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the base class's private hook
+        now = time.monotonic()
+        if now - self._swept >= self.SWEEP:
+            self._swept = now
+            self._MemoryStorage__expire_events()
+
+
+class Limits:
+    """One app's counters: a memory storage and a sliding-window-counter limiter over it (O(1)
+    per key, and the storage's expiry sweep stays cheap at thousands of keys)."""
+
+    def __init__(self):
+        self.storage = Counters()
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self._items: dict[str, RateLimitItem] = {}
+
+    def item(self, spec: str | RateLimitItem) -> RateLimitItem:
+        if not isinstance(spec, str):
+            return spec
+        found = self._items.get(spec)
+        if found is None:
+            found = self._items[spec] = parse(spec)
+        return found
+
+    def test(self, spec: str | RateLimitItem, *keys: str) -> bool:
+        return self.limiter.test(self.item(spec), *keys)
+
+    def hit(self, spec: str | RateLimitItem, *keys: str) -> bool:
+        return self.limiter.hit(self.item(spec), *keys)
+
+    def retry_after(self, spec: str | RateLimitItem, *keys: str) -> int:
+        """Whole seconds until `keys` may hit again (at least 1)."""
+        stats = self.limiter.get_window_stats(self.item(spec), *keys)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def app_limits(app: Flask | None = None) -> Limits:
+    app = app or current_app._get_current_object()
+    found = app.extensions.get("edp_limits")
+    if found is None:
+        found = app.extensions["edp_limits"] = Limits()
+    return found
+
+
+def rate_ok(setting: str, *keys: str) -> tuple[bool, int]:
+    """Count one hit of `config[setting]` (a rate such as "5 per 10 seconds"; empty = no
+    limit) for `keys`; returns (allowed, seconds to wait when not)."""
+    spec = current_app.config.get(setting)
+    if not spec:
+        return True, 0
+    lim = app_limits()
+    if lim.hit(spec, setting, *keys):
+        return True, 0
+    return False, lim.retry_after(spec, setting, *keys)
 
 
 class Buckets:
-    """Named token buckets (`burst` tokens, refilled at `rate` a second), forgetting idle ones."""
+    """Named limits of `burst` hits refilled at `rate` a second, forgetting idle ones."""
 
-    def __init__(self, burst: float, rate: float, max_keys: int = 50_000):
-        self.burst, self.rate, self.max_keys = float(burst), float(rate), max_keys
-        self._state: dict[str, tuple[float, float]] = {}
-
-    def _level(self, key: str, now: float) -> float:
-        tokens, at = self._state.get(key, (self.burst, now))
-        return min(self.burst, tokens + (now - at) * self.rate)
+    def __init__(self, burst: float, rate: float, max_keys: int = 50_000,
+                 limits: Limits | None = None, name: str = ""):
+        self.burst, self.rate = float(burst), float(rate)
+        self.limits, self.name = limits or Limits(), name or f"b{id(self)}"
+        self.item = window(burst, rate)
 
     def has(self, key: str) -> bool:
-        """At least one token left (nothing is taken)."""
-        return self.burst <= 0 or self._level(key, time.monotonic()) >= 1
+        """Room for one more (nothing is counted)."""
+        return self.burst <= 0 or self.limits.test(self.item, self.name, key)
 
     def take(self, key: str) -> None:
-        if self.burst <= 0:
-            return
-        now = time.monotonic()
-        if key not in self._state and len(self._state) >= self.max_keys:
-            self._forget(now)
-        self._state[key] = (max(0.0, self._level(key, now) - 1), now)
-
-    def _forget(self, now: float) -> None:
-        full = self.burst / self.rate if self.rate > 0 else float("inf")
-        for key in [k for k, (_t, at) in self._state.items() if now - at > full]:
-            del self._state[key]
-        if len(self._state) >= self.max_keys:  # still full: drop the oldest half
-            for key in sorted(self._state, key=lambda k: self._state[k][1])[: self.max_keys // 2]:
-                del self._state[key]
+        if self.burst > 0:
+            self.limits.hit(self.item, self.name, key)
 
 
 class JoinGuard:
     """Per connection and per address buckets for wrong join codes."""
 
     def __init__(self, app: Flask):
-        c = app.config
-        self.connections = Buckets(c["JOIN_GUESS_BURST"], c["JOIN_GUESS_PER_SECOND"])
-        self.addresses = Buckets(c["JOIN_GUESS_ADDRESS_BURST"], c["JOIN_GUESS_ADDRESS_PER_SECOND"])
+        c, shared = app.config, app_limits(app)
+        self.connections = Buckets(c["JOIN_GUESS_BURST"], c["JOIN_GUESS_PER_SECOND"],
+                                   limits=shared, name="guess-connection")
+        self.addresses = Buckets(c["JOIN_GUESS_ADDRESS_BURST"], c["JOIN_GUESS_ADDRESS_PER_SECOND"],
+                                 limits=shared, name="guess-address")
 
     def allowed(self, connection: str | None, address: str | None) -> bool:
         return ((connection is None or self.connections.has(connection))

@@ -1,6 +1,7 @@
 """Typed SQLAlchemy 2 models. The Event table is the append-only deliberation record."""
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,18 +17,55 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class Facilitator(UserMixin, db.Model):
     __tablename__ = "facilitator"
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Part of every session's user id (`get_id`): a new one ends all of this facilitator's
+    # sessions, cookies and open sockets alike (log-out, password change).
+    session_token: Mapped[str | None] = mapped_column(sa.String(64), default=new_session_token)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        if not self.session_token:
+            self.session_token = new_session_token()
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Every session opened so far stops working (the caller commits)."""
+        self.session_token = new_session_token()
+
+
+_dummy_hash: str | None = None
+
+
+def check_dummy_password(password: str) -> bool:
+    """The same hashing work as a real check, for an e-mail nobody has: how long a wrong
+    log-in takes must not tell whether the account exists."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash(secrets.token_urlsafe(16))
+    check_password_hash(_dummy_hash, password)
+    return False
+
+
+class Health(db.Model):
+    """One row that /healthz updates: proof that the database takes writes, not only reads."""
+
+    __tablename__ = "health"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Process(db.Model):
@@ -60,6 +98,8 @@ class Workshop(db.Model):
     # Optional countdown for the current phase (shown on the projector and phones).
     phase_ends_at: Mapped[datetime | None] = mapped_column(default=None)
     results_shown: Mapped[bool] = mapped_column(default=False)
+    # "open": new phones may join; "closed": only rejoins with a token (the facilitator's switch).
+    joining: Mapped[str] = mapped_column(sa.String(6), default="open", server_default="open")
     # "post": proposals are visible at once and may be hidden; "pre": they wait for approval.
     moderation: Mapped[str] = mapped_column(sa.String(4), default="post")
     helices: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)

@@ -299,15 +299,17 @@ def _jaccard(a: list[int], b: list[int]) -> float:
     return len(set(a) & set(b)) / len(union) if union else 0.0
 
 
-def import_partner(data: bytes, ws, facilitator):
-    """Import a partner region's record (the bytes of its JSON export) as a workshop of
-    `facilitator`, marked as the partner of workshop `ws`; the caller commits. Raises
-    `record.RecordError` or `PairingError` (nothing added) when it cannot be compared."""
+def import_partner(data, ws, facilitator, checked: bool = False):
+    """Import a partner region's record (the bytes of its JSON export, or the record already
+    loaded) as a workshop of `facilitator`, marked as the partner of workshop `ws`; the caller
+    commits. Raises `record.RecordError` or `PairingError` (nothing added) when it cannot be
+    compared. `checked`: the record was already validated and compared-read."""
     from . import record
 
-    loaded = record.load(data)
-    side_of(loaded)  # the comparison can read it
-    partner = record.import_record(loaded, facilitator)
+    loaded = data if isinstance(data, dict) else record.load(data)
+    if not checked:
+        side_of(loaded)  # the comparison can read it
+    partner = record.import_record(loaded, facilitator, checked=checked)
     partner.settings = {**(partner.settings or {}), "partner_of": ws.id}
     return partner
 

@@ -52,7 +52,39 @@ COMMENT_KEYS = ("comment_id",)
 
 
 class RecordError(ValueError):
-    """The file is not a record this version can import (the message says why)."""
+    """The file is not a record this version can import (the message says why). `path` names
+    the field at fault (`events[12].payload.points`) when there is one."""
+
+    def __init__(self, message: str, path: str | None = None):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path, self.problem = path, message
+
+    def __reduce__(self):
+        return type(self), (self.problem, self.path)
+
+
+class RecordTooLarge(RecordError):
+    """The record holds more of something than this server accepts (`limit` names the setting,
+    `count` how many the record holds)."""
+
+    def __init__(self, what: str, count: int, limit: int, setting: str):
+        super().__init__(f"{count} {what}, more than the {limit} this server accepts ({setting})",
+                         what)
+        self.what, self.count, self.limit, self.setting = what, count, limit, setting
+
+    def __reduce__(self):
+        return type(self), (self.what, self.count, self.limit, self.setting)
+
+
+# What one import may hold (config RECORD_MAX_*, env EDP_RECORD_MAX_*): the largest real
+# workshops (3,000 participants) stay well inside; the import runs in a worker process, but a
+# record far beyond them would still hold a worker (and the database) for minutes.
+RECORD_LIMITS = {
+    "events": ("RECORD_MAX_EVENTS", 300_000),
+    "participants": ("RECORD_MAX_PARTICIPANTS", 10_000),
+    "domains": ("RECORD_MAX_DOMAINS", 5_000),
+    "comments": ("RECORD_MAX_COMMENTS", 100_000),
+}
 
 
 # ---------------------------------------------------------------- reading
@@ -65,12 +97,39 @@ def load(source: str | Path | bytes) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordError(f"not a readable JSON record: {exc}") from exc
+    except RecursionError:
+        raise RecordError("not a readable JSON record: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal of thousands of digits
+        raise RecordError(f"not a readable JSON record: {exc}") from exc
     if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
         raise RecordError(f"not an EDP Live record (format must be {RECORD_FORMAT!r})")
     if data.get("version") not in SUPPORTED_VERSIONS:
         raise RecordError(f"record version {data.get('version')!r} is not supported "
                           f"(supported: {', '.join(map(str, SUPPORTED_VERSIONS))})")
     return data
+
+
+def _limits() -> dict[str, tuple[str, int]]:
+    from flask import current_app, has_app_context
+
+    config = current_app.config if has_app_context() else {}
+    return {what: (f"EDP_{name}", int(config.get(name) or default))
+            for what, (name, default) in RECORD_LIMITS.items()}
+
+
+def validate(record: Any) -> None:
+    """Refuse a record beyond this server's limits (`RecordTooLarge`) or one that breaks
+    `docs/record.schema.json` (`RecordError` naming the field)."""
+    from .record_schema import first_error
+
+    if isinstance(record, dict):
+        for what, (setting, limit) in _limits().items():
+            items = record.get(what)
+            if isinstance(items, list | dict) and len(items) > limit:
+                raise RecordTooLarge(what, len(items), limit, setting)
+    problem = first_error(record)
+    if problem:
+        raise RecordError(problem[1], problem[0])
 
 
 def _time(value: Any) -> datetime | None:
@@ -194,15 +253,22 @@ def _int(value: Any, what: str) -> int:
         raise RecordError(f"{what}: not a number ({value!r})") from None
 
 
-def import_record(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
+def import_record(record: dict[str, Any], facilitator: Facilitator,
+                  checked: bool = False) -> Workshop:
     """Recreate the recorded workshop for `facilitator` (new id and join code). Adds the rows to
-    the session; the caller commits (or rolls back: a bad record leaves nothing behind)."""
+    the session; the caller commits (or rolls back: a bad record leaves nothing behind).
+    `checked`: `validate(record)` has already passed."""
+    if not checked:
+        validate(record)
     try:
         return _import(record, facilitator)
     except RecordError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise RecordError(f"the record is incomplete or inconsistent: {exc!r}") from exc
+    except sa.exc.SQLAlchemyError as exc:  # a constraint the checks above did not foresee
+        cause = getattr(exc, "orig", None) or exc
+        raise RecordError(f"the record is inconsistent: {type(cause).__name__}") from exc
 
 
 def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
@@ -287,7 +353,8 @@ def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
     for d in recorded:
         status = d.get("status", "approved")
         if status not in STATUSES:
-            raise RecordError(f"domain {d['domain_id']}: unknown status {status!r}")
+            raise RecordError(f"domain {d['domain_id']}: unknown status {status!r}",
+                              f"domains[{record['domains'].index(d)}].status")
         row = Domain(
             workshop_id=ws.id,
             title=str(d["title"])[:200],
@@ -342,32 +409,49 @@ def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
     db.session.flush()
     cmap = {old: row.id for old, row in new_comments.items()}
 
-    # Ballots.
-    votes = [
-        {"workshop_id": ws.id, "participant_id": person(ref, "votes").id,
-         "domain_id": domain_id(did, "votes"), "points": _int(points, "points")}
-        for ref, entry in (record.get("votes") or {}).items()
-        for did, points in (entry.get("points") or {}).items()
-    ]
-    scores = [
-        {"workshop_id": ws.id, "participant_id": person(ref, "scores").id,
-         "domain_id": domain_id(did, "scores"), "criterion": str(criterion),
-         "value": _int(value, "score")}
-        for ref, entry in (record.get("scores") or {}).items()
-        for did, values in (entry.get("values") or {}).items()
-        for criterion, value in values.items()
-    ]
-    rankings = [
-        {"workshop_id": ws.id, "participant_id": person(ref, "rankings").id,
-         "order": [domain_id(x, "ranking") for x in entry.get("order") or []]}
-        for ref, entry in (record.get("rankings") or {}).items()
-    ]
+    # Ballots: one vote per participant and domain, one score per criterion, a domain once
+    # in a ranking (the database would refuse the first two, halfway through the import).
+    votes, scores, rankings = [], [], []
+    seen: set[tuple] = set()
+    for ref, entry in (record.get("votes") or {}).items():
+        for did, points in (entry.get("points") or {}).items():
+            row = {"workshop_id": ws.id, "participant_id": person(ref, "votes").id,
+                   "domain_id": domain_id(did, "votes"), "points": _int(points, "points")}
+            if ("v", ref, row["domain_id"]) in seen:
+                raise RecordError(f"a second vote of {ref} for domain {did}",
+                                  f"votes.{ref}.points.{did}")
+            seen.add(("v", ref, row["domain_id"]))
+            votes.append(row)
+    for ref, entry in (record.get("scores") or {}).items():
+        for did, values in (entry.get("values") or {}).items():
+            for criterion, value in values.items():
+                row = {"workshop_id": ws.id, "participant_id": person(ref, "scores").id,
+                       "domain_id": domain_id(did, "scores"), "criterion": str(criterion),
+                       "value": _int(value, "score")}
+                key = ("s", ref, row["domain_id"], row["criterion"])
+                if key in seen:
+                    raise RecordError(f"a second score of {ref} for domain {did}",
+                                      f"scores.{ref}.values.{did}.{criterion}")
+                seen.add(key)
+                scores.append(row)
+    for ref, entry in (record.get("rankings") or {}).items():
+        order = [domain_id(x, "ranking") for x in entry.get("order") or []]
+        if len(set(order)) != len(order):
+            n = next(i for i, x in enumerate(order) if x in order[:i])
+            raise RecordError("a domain ranked twice", f"rankings.{ref}.order[{n}]")
+        rankings.append({"workshop_id": ws.id, "participant_id": person(ref, "rankings").id,
+                         "order": order})
     for model, items in ((Vote, votes), (Score, scores), (Ranking, rankings)):
         if items:
             db.session.execute(sa.insert(model), items)
 
     # Priorities.
-    for p in record.get("priorities", []):
+    decided: set[int] = set()
+    for n, p in enumerate(record.get("priorities", [])):
+        if domain_id(p["domain_id"], "priority") in decided:
+            raise RecordError(f"domain {p['domain_id']} is a priority twice",
+                              f"priorities[{n}].domain_id")
+        decided.add(domain_id(p["domain_id"], "priority"))
         row = Priority(workshop_id=ws.id, domain_id=domain_id(p["domain_id"], "priority"),
                        rank=_int(p["rank"], "rank"), rationale=str(p["rationale"]),
                        indicators=list(p.get("indicators") or []),

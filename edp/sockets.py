@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import workshop as rules
 from .extensions import db, socketio
-from .limits import client_address, join_guard
-from .models import Participant
+from .limits import app_limits, client_address, join_guard, rate_ok, window
+from .models import Domain, Participant
 from .validation import CLIENT_ID, ID, Field, validate
 from .workshop import EDPError, fail
 
@@ -49,50 +49,40 @@ def after_commit(fn: Callable[[], None]) -> None:
     g.setdefault("after_commit", []).append(fn)
 
 
-class _Bucket:
-    __slots__ = ("at", "tokens")
-
-    def __init__(self, tokens: float):
-        self.tokens, self.at = tokens, time.monotonic()
-
-
-_buckets: dict[str, _Bucket] = {}
-
-
 def _rate_limit(name: str = "") -> None:
-    """Token buckets per participant once joined (it survives reconnecting), per connection
-    before that, and per connection for every `join` too (so one socket cannot create
-    participant after participant); never per IP: a venue shares one address."""
+    """Every event counts per participant once joined (it survives reconnecting), per
+    connection before that, and per connection for every `join` too; never per IP: a venue
+    shares one address. RATE_BURST events, refilled at RATE_PER_SECOND (edp/limits.py)."""
     keys = []
     if name == "join" or not session.get("participant_id"):
         keys.append(request.sid)
     if session.get("participant_id"):
         keys.append(f"p{session['participant_id']}")
-    burst = current_app.config["RATE_BURST"]
-    rate = current_app.config["RATE_PER_SECOND"]
-    now = time.monotonic()
-    if len(_buckets) > 20_000 and any(key not in _buckets for key in keys):
-        # Forget buckets idle long enough to be full again (closed connections, gone phones).
-        for stale in [k for k, b in _buckets.items() if now - b.at > burst / rate + 1]:
-            del _buckets[stale]
-    buckets = []
-    for key in keys:
-        bucket = _buckets.get(key)
-        if bucket is None:
-            bucket = _buckets[key] = _Bucket(burst)
-        bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
-        bucket.at = now
-        buckets.append(bucket)
-    if any(b.tokens < 1 for b in buckets):
+    config = current_app.config
+    item = window(config["RATE_BURST"], config["RATE_PER_SECOND"])
+    lim = app_limits()
+    if not all(lim.test(item, "events", key) for key in keys):
         raise fail("rate_limited")
-    for bucket in buckets:
-        bucket.tokens -= 1
+    for key in keys:
+        lim.hit(item, "events", key)
 
 
-def _error(code: str, message) -> dict[str, Any]:
+def rate_limit(setting: str, key: str, message=None) -> None:
+    """Refuse with rate_limited (and `retry_after`, in seconds) when `config[setting]` is
+    exhausted for `key` (see edp/limits.py)."""
+    allowed, wait = rate_ok(setting, key)
+    if not allowed:
+        exc = fail("rate_limited")
+        if message is not None:
+            exc.message = message
+        exc.extra = {"retry_after": wait}
+        raise exc
+
+
+def _error(code: str, message, **extra) -> dict[str, Any]:
     lang = session.get("lang")
     with force_locale(lang if lang in rules.LANGUAGES else "en"):
-        return {"ok": False, "error": {"code": code, "message": str(message)}}
+        return {"ok": False, "error": {"code": code, "message": str(message), **extra}}
 
 
 # A transaction that meets a concurrent duplicate (unique constraint), a deadlock or a busy
@@ -105,8 +95,9 @@ def _run(name: str, schema: dict[str, Field], fn: Callable, data: Any) -> dict[s
     try:
         _rate_limit(name)
     except EDPError as exc:
-        return _error(exc.code, exc.message)
-    for attempt in range(1, ATTEMPTS + 1):
+        return _error(exc.code, exc.message, **getattr(exc, "extra", {}))
+    attempt, waits, locked_until = 1, 0, None
+    while True:
         g.pop("after_commit", None)
         try:
             payload = validate(schema, data)
@@ -116,16 +107,29 @@ def _run(name: str, schema: dict[str, Field], fn: Callable, data: Any) -> dict[s
         except EDPError as exc:
             db.session.rollback()
             g.pop("after_commit", None)
-            return _error(exc.code, exc.message)
-        except (IntegrityError, OperationalError):
+            return _error(exc.code, exc.message, **getattr(exc, "extra", {}))
+        except (IntegrityError, OperationalError) as exc:
             # The retry sees what the concurrent transaction committed (e.g. the proposal with
             # the same client id, which it then returns instead of a duplicate).
             db.session.rollback()
             g.pop("after_commit", None)
-            if attempt == ATTEMPTS:
+            if rules.is_busy(exc):
+                # Another process holds SQLite's lock: wait for it without blocking the other
+                # greenlets (SQLite's own busy wait would), up to DB_BUSY_TIMEOUT, then say so.
+                now = time.monotonic()
+                if locked_until is None:
+                    locked_until = now + float(current_app.config.get("DB_BUSY_TIMEOUT", 5))
+                if now >= locked_until:
+                    log.warning("event %s: the database stayed locked; answered busy", name)
+                    return _error("busy", rules.MESSAGES["busy"])
+                waits += 1
+                socketio.sleep(min(0.2, 0.01 * waits, max(0.0, locked_until - now)))
+                continue
+            if attempt >= ATTEMPTS:
                 log.exception("event %s failed %d times", name, ATTEMPTS)
                 return _error("internal", rules.MESSAGES["internal"])
             socketio.sleep(0.005 * attempt)
+            attempt += 1
         except Exception:
             db.session.rollback()
             g.pop("after_commit", None)
@@ -180,7 +184,7 @@ def on_unknown(name: Any = None, *_args):
         _rate_limit()
         raise fail("bad_payload")
     except EDPError as exc:
-        return _error(exc.code, exc.message)
+        return _error(exc.code, exc.message, **getattr(exc, "extra", {}))
     except Exception:  # noqa: BLE001  (logged there; the client still gets its ack)
         return _last_resort(str(name)[:40])
 
@@ -220,6 +224,92 @@ def broadcast_state(workshop_id: int) -> None:
     end_read()
     socketio.emit("state", public, to=room(workshop_id))
     socketio.emit("state", full, to=facilitator_room(workshop_id))
+
+
+# ---------------------------------------------------------------- cross-process resync
+#
+# A broadcast made while the Redis message queue is down never reaches the other processes'
+# clients, and nothing would repeat it until the next change. So each process checks, every
+# RESYNC_INTERVAL seconds, the newest facilitator event (phase, reveal, moderation, ...) of each
+# workshop that has clients here, and sends the state again, to its own clients only, when it
+# differs from what it last saw. In normal operation that repeats each such change once per
+# process a few seconds later (clients apply a state as a whole, so a repeat is harmless).
+
+_resync: dict[str, Any] = {"started": False, "seen": {}}
+
+
+def state_version(workshop_id: int) -> int:
+    """The newest facilitator event of the workshop (0: none)."""
+    import sqlalchemy as sa
+
+    from .models import Event
+
+    return int(db.session.scalar(
+        sa.select(sa.func.max(Event.id)).where(Event.workshop_id == workshop_id,
+                                               Event.actor_role == "facilitator")) or 0)
+
+
+def local_workshops() -> set[int]:
+    """Workshops with at least one client connected to this process (its room members)."""
+    rooms = socketio.server.manager.rooms.get("/", {}) if socketio.server else {}
+    found = set()
+    for name in list(rooms):
+        if isinstance(name, str) and name[:1] in "wfs" and name[1:].isdigit() and rooms.get(name):
+            found.add(int(name[1:]))
+    return found
+
+
+def resync_once() -> list[int]:
+    """One check (see above); returns the workshops whose state was sent again."""
+    seen: dict[int, int] = _resync["seen"]
+    active = local_workshops()
+    for gone in set(seen) - active:
+        del seen[gone]
+    sent = []
+    for wid in sorted(active):
+        version = state_version(wid)
+        before = seen.get(wid)
+        seen[wid] = version
+        if before is None or before == version:
+            end_read()
+            continue
+        rules.forget_state(wid)
+        ws = rules.workshop_by_id(wid)
+        public = rules.public_state(ws, comments=False)
+        full = rules.public_state(ws, facilitator=True)
+        end_read()
+        socketio.emit("state", public, to=room(wid), ignore_queue=True)
+        socketio.emit("state", full, to=facilitator_room(wid), ignore_queue=True)
+        sent.append(wid)
+    return sent
+
+
+def _resync_loop(app) -> None:
+    while True:
+        socketio.sleep(float(app.config.get("RESYNC_INTERVAL") or 3))
+        with app.app_context():
+            try:
+                sent = resync_once()
+                if sent:
+                    log.info("state sent again to this process's clients: workshops %s", sent)
+            except Exception:
+                log.exception("state resync failed")
+            finally:
+                db.session.remove()
+
+
+def ensure_resync(workshop_id: int) -> None:
+    """Start this process's resync loop with its first client (several processes only), and
+    note the version a workshop's first client here started from."""
+    app = current_app._get_current_object()
+    if (not app.config.get("MESSAGE_QUEUE") or app.testing
+            or float(app.config.get("RESYNC_INTERVAL") or 0) <= 0):
+        return
+    if workshop_id not in _resync["seen"]:
+        _resync["seen"][workshop_id] = state_version(workshop_id)
+    if not _resync["started"]:
+        _resync["started"] = True
+        socketio.start_background_task(_resync_loop, app)
 
 
 def participant_room(participant_id: int) -> str:
@@ -486,13 +576,15 @@ def emit_results(workshop_id: int, everyone_now: bool = False) -> None:
     ws = rules.workshop_by_id(workshop_id)
     results = rules.compute_results(ws)
     shown = ws.results_shown
+    # Small helices pooled or left out (contract, "Privacy"); the console keeps every helix.
+    public = rules.public_results(ws, results) if shown else None
     end_read()
     socketio.emit("results", results, to=facilitator_room(workshop_id))
     if not shown:
         _latest_results.pop(workshop_id, None)
         return
-    socketio.emit("results", results, to=screen_room(workshop_id))
-    _latest_results[workshop_id] = results
+    socketio.emit("results", public, to=screen_room(workshop_id))
+    _latest_results[workshop_id] = public
     if everyone_now:
         send_phone_results(workshop_id, spread=False)
     else:
@@ -531,11 +623,23 @@ def on_join(d):
     limited = not guard.allowed(sid, address)
     if d.get("language") in rules.LANGUAGES and not session.get("participant_id"):
         session["lang"] = d["language"]  # a refusal before joining speaks the phone's language
+    # One connection creates one participant: a later join without a token returns the one it
+    # has, and joins sent at once (each runs in its own greenlet) cannot mint a second.
+    current = db.session.get(Participant, session["participant_id"]) \
+        if session.get("participant_id") else None
+    nonce = g.setdefault("join_nonce", os.urandom(8).hex())  # the same across retries
+
+    def admit(ws) -> None:
+        if session.get("minted") not in (None, nonce):
+            raise fail("already_joined")
+        rate_limit("JOIN_RATE", f"w{ws.id}", rules.JOIN_BUSY)
+        session["minted"] = nonce
+
     try:
         p, created = rules.join(
             d["code"], None if limited else d.get("helix"), d.get("name", ""),
             d.get("organisation", ""), d.get("token"), d.get("language", ""),
-            d.get("client_id"),
+            d.get("client_id"), current=current, admit=admit,
         )
     except EDPError as exc:
         if limited:
@@ -559,6 +663,7 @@ def on_join(d):
         join_room(room(wid))
         join_room(participant_room(pid))
         join_room(phone_room(wid, pid))
+        ensure_resync(wid)
 
     after_commit(enter)
     if created:
@@ -580,7 +685,8 @@ def on_propose(d):
     p = current_participant()
     wid = p.workshop_id
     dom = rules.propose(p, d["title"], d.get("description", ""), d.get("rationale", ""),
-                        d.get("sdgs", []), client_id=d.get("client_id"))
+                        d.get("sdgs", []), client_id=d.get("client_id"),
+                        admit=lambda: rate_limit("PROPOSAL_RATE", f"p{p.id}"))
     if not rules.replayed(dom):  # a retry changed nothing: nothing to broadcast
         after_commit(lambda: state_changed(wid))
     return {"domain_id": dom.id, "status": dom.status}
@@ -595,11 +701,46 @@ def on_propose(d):
 def on_comment(d):
     p = current_participant()
     wid = p.workshop_id
-    c = rules.comment(p, d["domain_id"], d["stance"], d["text"], client_id=d.get("client_id"))
+    c = rules.comment(p, d["domain_id"], d["stance"], d["text"], client_id=d.get("client_id"),
+                      admit=lambda: rate_limit("COMMENT_RATE", f"p{p.id}"))
     if not rules.replayed(c):
         item = rules.comment_dict(c, p.helix)
         after_commit(lambda: comment_added(wid, item))
     return {"comment_id": c.id}
+
+
+@event("comments", {
+    "workshop_id": Field(int, required=False, min=1, max=2**31 - 1),
+    "domain_id": ID,
+    "before": Field(int, required=False, min=1, max=2**31 - 1),
+})
+def on_comments(d):
+    """One page of a domain's comments, newest first by page (each page oldest first): the
+    join ack and the states carry only the newest few. The facilitator (with `workshop_id`)
+    sees hidden ones too, marked; a participant or a projector sees what the room sees."""
+    facilitator = False
+    if "workshop_id" in d and current_user.is_authenticated:
+        ws = current_facilitator_workshop(d["workshop_id"])
+        facilitator = True
+    elif session.get("participant_id"):
+        ws = rules.workshop_by_id(current_participant().workshop_id)
+    elif session.get("screen_workshop_id"):
+        ws = rules.workshop_by_id(session["screen_workshop_id"])
+    else:
+        raise fail("not_joined")
+    if "workshop_id" in d and d["workshop_id"] != ws.id:
+        raise fail("forbidden")
+    if facilitator:
+        dom = db.session.get(Domain, d["domain_id"])
+        if dom is None or dom.workshop_id != ws.id:
+            raise fail("not_found")
+    else:
+        rules.votable_domain(ws, d["domain_id"])
+    items, more = rules.comments_page(
+        ws, facilitator, domain_id=d["domain_id"], before=d.get("before"),
+        limit=int(current_app.config.get("COMMENTS_PAGE", 50)))
+    end_read()
+    return {"domain_id": d["domain_id"], "comments": items, "more": more}
 
 
 # Votes, scores and rankings set a value, so a retry is harmless without any id; the client id
@@ -644,8 +785,10 @@ def on_watch(d):
     """The projector: aggregates only, never who voted what."""
     ws = rules.workshop_by_code(d["code"])
     session["lang"] = ws.language
+    session["screen_workshop_id"] = ws.id  # may page through comments (`comments`)
     join_room(room(ws.id))
     join_room(screen_room(ws.id))
+    ensure_resync(ws.id)
     return {"state": rules.public_state(ws)}
 
 
@@ -658,6 +801,7 @@ WID = {"workshop_id": ID}
 def on_facilitate(d):
     ws = current_facilitator_workshop(d["workshop_id"])
     join_room(facilitator_room(ws.id))
+    ensure_resync(ws.id)
     session["lang"] = ws.language
     return {"state": rules.public_state(ws, facilitator=True)}
 
@@ -676,13 +820,20 @@ def on_phase(d):
     return {"phase": ws.phase}
 
 
-@event("configure", {**WID, "method": Field(str, max_len=8)})
+@event("configure", {**WID, "method": Field(str, required=False, max_len=8),
+                     "joining": Field(str, required=False, choices=rules.JOINING)})
 def on_configure(d):
+    """The voting method and/or whether new participants may join (`joining`)."""
+    if "method" not in d and "joining" not in d:
+        raise fail("bad_payload")
     ws = current_facilitator_workshop(d["workshop_id"])
-    rules.set_method(ws, d["method"])
+    if "method" in d:
+        rules.set_method(ws, d["method"])
+    if "joining" in d:
+        rules.set_joining(ws, d["joining"])
     wid = ws.id
     after_commit(lambda: broadcast_state(wid))
-    return {"method": ws.method}
+    return {"method": ws.method, "joining": ws.joining}
 
 
 @event("moderate", {

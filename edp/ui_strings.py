@@ -201,6 +201,8 @@ def ui_strings() -> dict[str, str]:
         "axis_balanced": _("Helix-balanced score (every group counts the same)"),
         "axis_consensus": _("Consensus (weakest group ÷ strongest)"),
         "kind_broad": _("No warning"),
+        # helices too small to show on their own, pooled on phones and the projector
+        "other_groups": _("Other groups"),
         "kind_polarised": _("Helices disagree"),
         "kind_one_helix": _("Support from one group only"),
         "consensus_value": _("Consensus: {value}"),
@@ -228,4 +230,14 @@ def ui_strings() -> dict[str, str]:
         "outscores": _("Scores higher than priority {rank}"),
         "outscores_balanced": _("Helix-balanced score higher than priority {rank}"),
         "no_votes_for": _("No votes"),
+        # floods: comments loaded page by page, joining throttled or closed (issue #14)
+        "comments_loading": _("Loading comments…"),
+        "comments_older": _("Show earlier comments"),
+        "comments_load_failed": _("The comments could not be loaded. Try again."),
+        "join_retry": _("Many people are joining right now; trying again in {n} s…"),
+        "joining_open": _("Joining is open"),
+        "joining_closed": _("Joining is closed"),
+        "close_joining": _("Close joining"),
+        "open_joining": _("Open joining"),
+        "joining_closed_help": _("Only people who have already joined can come back in."),
     }

@@ -11,6 +11,7 @@ import hmac
 import secrets
 import time
 import tomllib
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -86,11 +87,61 @@ MESSAGES = {
     "own_proposal": _l("You cannot vote for your own proposal in this workshop."),
     "ballots_exist": _l("Votes have been cast already; the method can no longer change."),
     "internal": _l("Something went wrong on our side; your last action was not saved."),
+    "busy": _l("The server is busy right now and did not save that. Try again in a moment."),
+    "too_many": _l("That is more than this workshop allows."),
+    "joining_closed": _l("The facilitator has closed joining for this workshop."),
+    "already_joined": _l("This connection has already joined; reload the page to join again."),
 }
+
+# Floods (docs/operations.md): what a participant or a workshop may add, each refused with
+# too_many and its own message. The defaults come from config.py; a template's [limits] table
+# may lower them (never raise them).
+CAPS = {
+    "comments_per_participant": ("COMMENTS_PER_PARTICIPANT",
+                                 _l("You have written as many comments as one person may "
+                                    "in this workshop.")),
+    "comments_per_workshop": ("COMMENTS_PER_WORKSHOP",
+                              _l("This workshop has reached its limit of comments.")),
+    "proposals_per_participant": ("PROPOSALS_PER_PARTICIPANT",
+                                  _l("You have made as many proposals as one person may "
+                                     "in this workshop.")),
+    "proposals_per_workshop": ("PROPOSALS_PER_WORKSHOP",
+                               _l("This workshop has reached its limit of proposals.")),
+    "participants": ("PARTICIPANTS_PER_WORKSHOP", _l("This workshop is full.")),
+}
+JOINING = ("open", "closed")
+# rate_limited on a join: many phones at once (the phone waits `retry_after` and tries again).
+JOIN_BUSY = _l("Many people are joining right now; trying again in a few seconds.")
 
 
 def fail(code: str) -> EDPError:
     return EDPError(code, MESSAGES[code])
+
+
+def is_busy(exc: BaseException) -> bool:
+    """A database error that only says another connection holds the lock (SQLite's "database
+    is locked"): worth retrying a little later, and then `busy`, never `internal`."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def cap(ws: Workshop, name: str) -> int | None:
+    """The workshop's cap `name` (a CAPS key): the server's setting (0 = none), or the
+    template's when lower; None when there is no cap."""
+    setting, _message = CAPS[name]
+    limit = int(current_app.config.get(setting) or 0) or None
+    own = (ws.settings or {}).get("limits")  # an imported record may hold anything here
+    own = own.get(name) if isinstance(own, dict) else None
+    if type(own) is int and own >= 0 and (limit is None or own < limit):
+        limit = own
+    return limit
+
+
+def check_cap(ws: Workshop, name: str, used: int) -> None:
+    """Refuse with too_many once `used` has reached the cap."""
+    limit = cap(ws, name)
+    if limit is not None and used >= limit:
+        raise EDPError("too_many", CAPS[name][1])
 
 
 # ---------------------------------------------------------------- templates and creation
@@ -125,6 +176,14 @@ def load_template(path: str | Path) -> dict[str, Any]:
         problems.append("every [[domains]] needs a title")
     if int(data.get("budget", 10)) < 1 or int(data.get("max_priorities", 5)) < 1:
         problems.append("budget and max_priorities must be at least 1")
+    if "min_group" in data and (type(data["min_group"]) is not int
+                                or not 1 <= data["min_group"] <= 1000):
+        problems.append("min_group must be a whole number from 1 to 1000 "
+                        f"(below {analysis.MIN_GROUP} counts as {analysis.MIN_GROUP})")
+    limits = data.get("limits") or {}
+    if not isinstance(limits, dict) or any(
+            k not in CAPS or type(v) is not int or v < 0 for k, v in limits.items()):
+        problems.append(f"[limits] takes whole numbers >= 0 for {', '.join(CAPS)}")
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
     return data
@@ -232,6 +291,10 @@ def create_workshop(
             "vote_own": bool(template.get("vote_own", True)),
             "description": template.get("description", ""),
             "anonymity": anonymity,
+            # Small-group privacy (analysis.MIN_GROUP is the floor; see `min_group`).
+            "min_group": max(analysis.MIN_GROUP, int(template.get("min_group") or 0)),
+            # Lower caps than the server's (see CAPS); unknown keys are refused by load_template.
+            "limits": {k: int(v) for k, v in (template.get("limits") or {}).items()},
         },
         facilitator=facilitator,
     )
@@ -329,11 +392,16 @@ def join(
     token: str | None = None,
     language: str = "",
     client_id: str | None = None,
+    current: Participant | None = None,
+    admit: Callable[[Workshop], None] | None = None,
 ) -> tuple[Participant, bool]:
     """Join, or rejoin with a token from an earlier ack (the stored helix stands).
 
     A first join that carries a `client_id` (16+ characters) gets a token derived from it, so a
-    retry whose ack was lost finds the same participant instead of creating a second one."""
+    retry whose ack was lost finds the same participant instead of creating a second one.
+    `current` is the participant the connection already joined as: a join that would create
+    another returns it instead (one connection, one participant). `admit(ws)` runs just
+    before a participant is created (the caller's rate limits)."""
     ws = workshop_by_code(code)
     derived = join_token(ws.id, client_id)
     for candidate in (token, derived):
@@ -344,10 +412,18 @@ def join(
             if language in LANGUAGES and language != p.language:
                 p.language = language
             return p, False
+    if current is not None and current.workshop_id == ws.id:
+        return current, False
     if ws.phase == "closed":
         raise fail("wrong_phase")
+    if ws.joining == "closed":
+        raise fail("joining_closed")
     if helix not in ws.helix_keys():
         raise fail("bad_helix")
+    check_cap(ws, "participants", db.session.scalar(
+        sa.select(sa.func.count(Participant.id)).where(Participant.workshop_id == ws.id)))
+    if admit is not None:
+        admit(ws)
     p = Participant(
         workshop_id=ws.id,
         token=derived or secrets.token_urlsafe(24),
@@ -364,7 +440,7 @@ def join(
 
 def propose(
     p: Participant, title: str, description: str = "", rationale: str = "", sdgs=(),
-    client_id: str | None = None,
+    client_id: str | None = None, admit: Callable[[], None] | None = None,
 ) -> Domain:
     """A participant's candidate domain. A `client_id` this participant used before returns
     that proposal unchanged, in any phase (a retry after a lost ack; see `replayed`)."""
@@ -376,6 +452,13 @@ def propose(
     title = title.strip()
     if not title:
         raise fail("bad_payload")
+    check_cap(ws, "proposals_per_participant", db.session.scalar(
+        sa.select(sa.func.count(Domain.id)).where(Domain.participant_id == p.id)))
+    check_cap(ws, "proposals_per_workshop", db.session.scalar(
+        sa.select(sa.func.count(Domain.id)).where(Domain.workshop_id == ws.id,
+                                                  Domain.participant_id.is_not(None))))
+    if admit is not None:
+        admit()
     d = Domain(
         workshop_id=ws.id,
         title=title,
@@ -394,7 +477,8 @@ def propose(
 
 
 def comment(
-    p: Participant, domain_id: int, stance: str, text: str, client_id: str | None = None
+    p: Participant, domain_id: int, stance: str, text: str, client_id: str | None = None,
+    admit: Callable[[], None] | None = None,
 ) -> Comment:
     """A comment with a stance; a reused `client_id` returns the earlier one (as `propose`)."""
     earlier = by_client_id(Comment, p, client_id)
@@ -406,6 +490,12 @@ def comment(
     text = text.strip()
     if stance not in STANCES or not text:
         raise fail("bad_payload")
+    check_cap(ws, "comments_per_participant", db.session.scalar(
+        sa.select(sa.func.count(Comment.id)).where(Comment.participant_id == p.id)))
+    check_cap(ws, "comments_per_workshop", db.session.scalar(
+        sa.select(sa.func.count(Comment.id)).where(Comment.workshop_id == ws.id)))
+    if admit is not None:
+        admit()  # the rate limit, only for a comment that would be accepted
     c = Comment(workshop_id=ws.id, domain_id=domain_id, participant_id=p.id, stance=stance,
                 text=text, client_id=client_id or None)
     db.session.add(c)
@@ -538,6 +628,15 @@ def set_phase(ws: Workshop, phase: str, seconds: int | None = None) -> bool:
         ws.results_shown = True
         record(ws, "reveal", "facilitator", shown=True)
     return True
+
+
+def set_joining(ws: Workshop, joining: str) -> None:
+    """Open or close the workshop to new participants; rejoins with a token always work."""
+    if joining not in JOINING:
+        raise fail("bad_payload")
+    if joining != ws.joining:
+        record(ws, "joining", "facilitator", joining=joining, before=ws.joining)
+        ws.joining = joining
 
 
 def has_ballots(ws: Workshop) -> bool:
@@ -847,19 +946,35 @@ def ballot_frames(ws: Workshop) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def compute_results(ws: Workshop) -> dict[str, Any]:
+def min_group(ws: Workshop) -> int:
+    """The smallest helix participants and the projector may see on its own: 3, or more when
+    the template's `min_group` says so (never fewer: the contract's floor)."""
+    try:
+        asked = int((ws.settings or {}).get("min_group") or 0)
+    except (TypeError, ValueError):
+        asked = 0
+    return max(analysis.MIN_GROUP, asked)
+
+
+def compute_results(ws: Workshop, public: bool = False) -> dict[str, Any]:
     """The live results (the same numbers everywhere: console, projector, phones, exports).
+
+    `public`: what participants and the projector may see, where a helix with fewer than
+    `min_group(ws)` voters is pooled with the other small ones or left out (with its ballots,
+    so nothing published lets anyone recover them); the facilitator and the exports get all.
 
     Dot voting, the default and the method of the biggest rooms, is summed by the database
     (`dot_totals`) rather than read ballot by ballot: 4.5 ms instead of 53 ms at 3,000
     participants. Scores and rankings need each ballot (weighted means, Schulze)."""
     votable = domains_of(ws, VOTABLE)
     domains = pd.DataFrame([(d.id, d.title) for d in votable], columns=["domain_id", "title"])
-    present = helix_counts(ws)
+    # The public copy leaves the facilitator's presence warnings out (they name helices).
+    present = None if public else helix_counts(ws)
+    least = min_group(ws) if public else 0
     if ws.method == "dot" and not _has_other_ballots(ws):
         totals, found = dot_totals(ws, [d.id for d in votable])
         return analysis.dot_results_from_totals(domains, totals, found, ws.helix_keys(),
-                                                present=present)
+                                                present=present, min_group=least)
     frames = ballot_frames(ws)
     return analysis.results(
         ws.method,
@@ -870,7 +985,19 @@ def compute_results(ws: Workshop) -> dict[str, Any]:
         ws.helix_keys(),
         {c["key"]: c["weight"] for c in ws.criteria},
         present=present,
+        min_group=least,
     )
+
+
+def public_results(ws: Workshop, full: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The participants' and the projector's results; `full` (this workshop's complete
+    results, just computed) is reused as it is when no helix needs pooling."""
+    if full is not None:
+        least = min_group(ws)
+        if not any(0 < n < least for n in (full.get("participation") or {}).values()):
+            return {k: v for k, v in full.items() if k != "warnings"} | {"warnings": [
+                w for w in full.get("warnings", []) if w.get("code") != "under_represented"]}
+    return compute_results(ws, public=True)
 
 
 def _has_other_ballots(ws: Workshop) -> bool:
@@ -948,6 +1075,7 @@ def workshop_dict(ws: Workshop) -> dict[str, Any]:
         "moderation": ws.moderation,
         "vote_own": ws.settings.get("vote_own", True),
         "results_shown": ws.results_shown,
+        "joining": ws.joining or "open",
         # The countdown, with the server's clock so phones with a wrong clock still count right.
         "phase_ends_at": ws.phase_ends_at.isoformat() + "Z" if ws.phase_ends_at else None,
         "server_time": utcnow().isoformat() + "Z",
@@ -1027,34 +1155,30 @@ def public_state(ws: Workshop, facilitator: bool = False,
                  comments: bool = True) -> dict[str, Any]:
     """The snapshot everyone in the room gets; the facilitator's adds hidden domains and results.
 
-    `comments=False` leaves the comments' text out (the room's broadcasts: every client got
-    them in its join ack and then one `comment` event each); `comments_upto`, the newest
-    comment id counted, tells a client which of its comments the snapshot already counts."""
+    It stays small however long the discussion: only the newest comments (STATE_COMMENTS, and
+    at most STATE_COMMENTS_CHARS characters of text) with `comments_more` when there are older
+    ones, plus each domain's count; the `comments` event pages through a domain's comments.
+    `comments=False` leaves the comments out altogether (the room's broadcasts: clients keep
+    what they loaded and get one `comment` event each); `comments_upto`, the newest comment id
+    counted, tells a client which of its comments the snapshot already counts."""
     statuses = None if facilitator else VOTABLE
     domains = domains_of(ws, statuses)
-    comment_rows = list(
-        db.session.execute(
-            sa.select(Comment, Participant.helix)
-            .join(Participant, Participant.id == Comment.participant_id)
-            .where(Comment.workshop_id == ws.id)
-            .order_by(Comment.id)
-        ).all()
-    )
     visible = {d.id for d in domains}
     per_domain: dict[int, int] = {}
-    items = []
-    hidden_ids = []
-    for c, hx in comment_rows:
-        if c.domain_id not in visible:
-            continue
-        if c.hidden:
-            hidden_ids.append(c.id)
-            if not facilitator:
-                continue  # out of the room's view, and out of its counts
-        else:
-            per_domain[c.domain_id] = per_domain.get(c.domain_id, 0) + 1
-        if comments:
-            items.append(comment_dict(c, hx, facilitator))
+    hidden_per_domain: dict[int, int] = {}
+    for did, is_hidden, n in db.session.execute(
+        sa.select(Comment.domain_id, Comment.hidden, sa.func.count(Comment.id))
+        .where(Comment.workshop_id == ws.id)
+        .group_by(Comment.domain_id, Comment.hidden)
+    ).all():
+        if did in visible:  # a hidden comment is out of the room's view and of its counts
+            (hidden_per_domain if is_hidden else per_domain)[did] = int(n)
+    hidden_ids = [cid for cid, did in db.session.execute(
+        sa.select(Comment.id, Comment.domain_id)
+        .where(Comment.workshop_id == ws.id, Comment.hidden.is_(True)).order_by(Comment.id)
+    ).all() if did in visible]
+    upto = db.session.scalar(
+        sa.select(sa.func.max(Comment.id)).where(Comment.workshop_id == ws.id)) or 0
     titles = {d.id: d.title for d in domains_of(ws)}
     priorities = [
         {"domain_id": pr.domain_id, "title": titles.get(pr.domain_id, ""), "rank": pr.rank,
@@ -1066,6 +1190,8 @@ def public_state(ws: Workshop, facilitator: bool = False,
     ]
     domain_items = [domain_dict(d, per_domain.get(d.id, 0)) for d in domains]
     if facilitator:
+        for item in domain_items:
+            item["hidden_comments"] = hidden_per_domain.get(item["domain_id"], 0)
         hints = similar_domains(domains)
         proposers = dict(db.session.execute(
             sa.select(Participant.id, Participant.helix)
@@ -1079,18 +1205,55 @@ def public_state(ws: Workshop, facilitator: bool = False,
     state = {
         "workshop": workshop_dict(ws),
         "domains": domain_items,
-        "comments_upto": max((c.id for c, _hx in comment_rows), default=0),
+        "comments_upto": upto,
         # Comments the facilitator hid: a client drops the copies it kept (see socket.js).
         "hidden_comments": hidden_ids,
         **counts_payload(ws),
         "priorities": priorities,
-        "results": compute_results(ws) if (facilitator or ws.results_shown) else None,
+        "results": (compute_results(ws) if facilitator
+                    else public_results(ws) if ws.results_shown else None),
     }
     if comments:
-        state["comments"] = items
+        state["comments"], state["comments_more"] = comments_page(
+            ws, facilitator, limit=int(current_app.config.get("STATE_COMMENTS", 50)),
+            chars=int(current_app.config.get("STATE_COMMENTS_CHARS", 0)) or None,
+            visible=visible)
     if facilitator:
         state["facilitator"] = True
     return state
+
+
+def comments_page(
+    ws: Workshop, facilitator: bool = False, domain_id: int | None = None,
+    before: int | None = None, limit: int = 50, chars: int | None = None,
+    visible: set[int] | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The newest comments (of one domain, older than `before`), oldest first, and whether
+    there are older ones. The room sees visible comments on approved domains; the facilitator
+    every comment, marked hidden or not. `chars` bounds the text carried (at least one)."""
+    query = (sa.select(Comment, Participant.helix)
+             .join(Participant, Participant.id == Comment.participant_id)
+             .where(Comment.workshop_id == ws.id))
+    if not facilitator:
+        if visible is None:
+            visible = {d.id for d in domains_of(ws, VOTABLE)}
+        query = query.where(Comment.hidden.is_(False), Comment.domain_id.in_(visible))
+    if domain_id is not None:
+        query = query.where(Comment.domain_id == domain_id)
+    if before is not None:
+        query = query.where(Comment.id < before)
+    rows = db.session.execute(query.order_by(Comment.id.desc()).limit(max(1, limit) + 1)).all()
+    more = len(rows) > limit
+    items: list[dict[str, Any]] = []
+    used = 0
+    for c, hx in rows[:limit]:
+        if chars is not None and items and used + len(c.text) > chars:
+            more = True
+            break
+        used += len(c.text)
+        items.append(comment_dict(c, hx, facilitator))
+    items.reverse()
+    return items, more
 
 
 def my_ballot(p: Participant, ws: Workshop, new: bool = False) -> dict[str, Any]:

@@ -149,6 +149,11 @@ def make_app(url: str, **extra):
             "STATE_INTERVAL": 0,
             "GC_FREEZE": False,
             "RATE_BURST": 100_000,
+            # The flood limits (per-workshop joins, comment and proposal rates) are exercised
+            # against real servers (test_floods.py); "" = no limit.
+            "JOIN_RATE": "",
+            "COMMENT_RATE": "",
+            "PROPOSAL_RATE": "",
             "PUBLIC_URL": "http://edp.test",
             "SERVER_NAME": None,
             **extra,

@@ -53,7 +53,9 @@ def database(kind: str, tmp_path) -> str:
 def start(kind: str, tmp) -> LiveServer:
     """A server whose rate limit does not get in the way of the concurrency under test."""
     srv = LiveServer(database(kind, tmp), log_dir=tmp)
-    srv.env.update({"EDP_RATE_BURST": "10000", "EDP_RATE_PER_SECOND": "10000"})
+    srv.env.update({"EDP_RATE_BURST": "10000", "EDP_RATE_PER_SECOND": "10000",
+                    "EDP_JOIN_RATE": "", "EDP_COMMENT_RATE": "", "EDP_PROPOSAL_RATE": "",
+                    "EDP_PROPOSALS_PER_PARTICIPANT": "0"})
     srv.seed()
     return srv.start()
 

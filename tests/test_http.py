@@ -10,14 +10,6 @@ import pytest
 from conftest import PASSWORD, csrf_token
 
 from edp import models
-from edp.views import auth
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    auth._failures.clear()
-    yield
-    auth._failures.clear()
 
 
 @pytest.fixture(autouse=True)

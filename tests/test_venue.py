@@ -222,6 +222,7 @@ def test_a_dead_servers_record_is_not_followed(tmp_path):
     """A server killed with -9 leaves its record behind: the command line ignores (and removes)
     it, and its links fall back to a network address on the default port (test_join_link_rules)."""
     dead = VenueServer(f"sqlite:///{tmp_path / 'dead.sqlite3'}", "0.0.0.0", None, tmp_path)
+    dead.cli("init-db")  # /healthz checks a write, so the database must exist
     dead.start()
     instance = Path(network.__file__).resolve().parent.parent / "instance"
     record = instance / "servers" / f"{dead.proc.pid}.json"

@@ -1,8 +1,12 @@
 """HTTP views, one blueprint per face of the app."""
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
 
+from .. import jobs
 from .. import workshop as rules
+from ..extensions import db
 from ..limits import client_address, join_guard
+from ..workshop import is_busy
 
 
 def register(app: Flask) -> None:
@@ -37,6 +41,27 @@ def register(app: Flask) -> None:
         if request.endpoint in by_code and response.status_code == 404:
             join_guard().wrong_code(None, client_address())
         return response
+
+    @app.errorhandler(jobs.Busy)
+    def busy(exc):
+        # Every worker for heavy jobs is taken (edp/jobs.py): say so, and when to come back.
+        return render_template("jobs_busy.html"), 503, {"Retry-After": "5"}
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc):
+        """A database locked by another process (SQLite) answers 503 at once with a page
+        saying to try again, instead of holding the request until the lock goes."""
+        db.session.rollback()
+        if not is_busy(exc):
+            raise exc
+        if request.path.startswith("/api/"):
+            message = str(rules.MESSAGES["busy"])
+            return jsonify({"error": {"code": "busy", "message": message}}), 503, {
+                "Retry-After": "2"}
+        from flask_babel import get_locale
+
+        html = render_template("busy.html", lang=str(get_locale() or "en"))
+        return html, 503, {"Retry-After": "2"}
 
     @app.after_request
     def security_headers(response):

@@ -1,9 +1,15 @@
 """Public JSON for join pages, and the health check."""
+import logging
+
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
+from sqlalchemy.exc import IntegrityError
 
 from .. import workshop as rules
 from ..extensions import csrf, db
+from ..models import Health, utcnow
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
 
@@ -34,8 +40,28 @@ def workshop_info(code: str):
 
 @bp.get("/healthz")
 def healthz():
+    """200 when the database answers AND takes a write (one row updated and committed: a full
+    disk or a read-only database fails here, as every vote would); 503 with the reason else."""
     try:
         db.session.execute(sa.text("SELECT 1"))
-    except Exception:
-        return jsonify({"ok": False}), 503
+    except Exception as exc:  # noqa: BLE001  (any failure is the answer)
+        db.session.rollback()
+        return _unhealthy("database_unreachable", exc)
+    try:
+        now = utcnow()
+        done = db.session.execute(sa.update(Health).where(Health.id == 1).values(checked_at=now))
+        if not done.rowcount:  # a schema made without the migration (create_all)
+            db.session.add(Health(id=1, checked_at=now))
+        db.session.commit()
+    except IntegrityError:  # another process inserted the row first: it was writable
+        db.session.rollback()
+    except Exception as exc:  # noqa: BLE001
+        db.session.rollback()
+        return _unhealthy("database_not_writable", exc)
     return jsonify({"ok": True})
+
+
+def _unhealthy(reason: str, exc: Exception):
+    log.warning("/healthz: %s: %s", reason, exc)
+    # The kind of error, not its text (which may name files and hosts).
+    return jsonify({"ok": False, "reason": reason, "error": type(exc).__name__}), 503

@@ -28,7 +28,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from .. import exports, network
+from .. import exports, jobs, network
 from .. import workshop as rules
 from ..extensions import db
 from ..models import Domain, Priority, Workshop
@@ -334,6 +334,7 @@ def export(workshop_id: int, fmt: str):
     ws = _own_workshop(workshop_id)
     if fmt not in exports.FORMATS:
         abort(404)
-    data, mimetype, filename = exports.build(ws, fmt)
+    # In a worker process: building a report must not hold up the phones (edp/jobs.py).
+    data, mimetype, filename = jobs.run("export", ws.id, fmt)
     return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
                      download_name=filename)

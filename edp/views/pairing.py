@@ -3,7 +3,6 @@ priority lists side by side, download the cooperation brief (see `edp.pairing`).
 from __future__ import annotations
 
 import io
-import json
 
 import sqlalchemy as sa
 from flask import (
@@ -25,7 +24,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import exports, pairing, record
+from .. import jobs, pairing, record
 from .. import workshop as rules
 from ..extensions import csrf, db
 from ..models import Workshop
@@ -33,9 +32,10 @@ from .pages import _own_workshop
 
 bp = Blueprint("pairing", __name__)
 
-# The largest record accepted by upload (config PARTNER_RECORD_MAX_BYTES): a workshop of
-# 3,000 participants with its whole event log stays well below it.
-PARTNER_RECORD_MAX_BYTES = 32 * 1024 * 1024
+# The largest record accepted by upload (config PARTNER_RECORD_MAX_BYTES, else RECORD_MAX_MB,
+# env EDP_RECORD_MAX_MB): a workshop of 3,000 participants with its whole event log stays well
+# below it.
+PARTNER_RECORD_MAX_BYTES = 50 * 1024 * 1024
 
 
 class PartnerForm(FlaskForm):
@@ -44,7 +44,12 @@ class PartnerForm(FlaskForm):
 
 
 def _max_bytes() -> int:
-    return int(current_app.config.get("PARTNER_RECORD_MAX_BYTES") or PARTNER_RECORD_MAX_BYTES)
+    config = current_app.config
+    if config.get("PARTNER_RECORD_MAX_BYTES"):
+        return int(config["PARTNER_RECORD_MAX_BYTES"])
+    if config.get("RECORD_MAX_MB"):
+        return int(config["RECORD_MAX_MB"]) * 1024 * 1024
+    return PARTNER_RECORD_MAX_BYTES
 
 
 def _language(ws: Workshop) -> str:
@@ -63,8 +68,25 @@ def _partners(ws: Workshop) -> list[Workshop]:
 
 
 def _comparison(ws: Workshop, partner: Workshop) -> pairing.Comparison:
-    return pairing.compare(json.loads(exports.build(ws, "json")[0]),
-                           json.loads(exports.build(partner, "json")[0]))
+    # Both records are built in a worker process (edp/jobs.py): they can be large.
+    return jobs.run("comparison", ws.id, partner.id)
+
+
+def _record_problem(exc: record.RecordError) -> tuple[str, int]:
+    """The message and status for a refused record: 413 naming the limit it passes, else 400
+    naming the field at fault when there is one."""
+    if isinstance(exc, record.RecordTooLarge):
+        what = {"events": _("events"), "participants": _("participants"),
+                "domains": _("domains"), "comments": _("comments")}.get(exc.what, exc.what)
+        return _("The record holds %(count)s %(what)s; this server accepts at most %(limit)s "
+                 "(setting %(setting)s).", count=exc.count, what=what, limit=exc.limit,
+                 setting=exc.setting), 413
+    message = _("This file is not an EDP Live record: export the partner workshop's “Full "
+                "record (JSON)” and upload that file.")
+    if exc.path:
+        message += " " + _("The problem is in %(field)s: %(problem)s",
+                           field=exc.path, problem=exc.problem)
+    return message, 400
 
 
 @bp.route("/f/w/<int:workshop_id>/partners", methods=["GET", "POST"])
@@ -92,15 +114,17 @@ def partners(workshop_id: int):
                               mb=limit // (1024 * 1024) or 1), 413
         else:
             try:
-                partner = pairing.import_partner(data, ws, current_user)
-            except (record.RecordError, pairing.PairingError):
-                db.session.rollback()
+                # Parsed, checked and written in a worker process (edp/jobs.py), which
+                # commits; a refused record leaves nothing behind.
+                partner_id = jobs.run("import_partner", data, ws.id, current_user.id)
+            except record.RecordError as exc:
+                error, status = _record_problem(exc)
+            except pairing.PairingError:
                 error, status = _("This file is not an EDP Live record: export the partner "
                                   "workshop's “Full record (JSON)” and upload that file."), 400
             else:
-                db.session.commit()
                 return redirect(url_for("pairing.pair", workshop_id=ws.id,
-                                        partner_id=partner.id))
+                                        partner_id=partner_id))
     elif request.method == "POST" and error is None:
         status = 400
     return render_template("partners.html", ws=ws, form=form, error=error,
@@ -130,6 +154,6 @@ def brief(workshop_id: int, partner_id: int, fmt: str):
     if fmt not in pairing.FORMATS:
         abort(404)
     lang = _language(ws)
-    data, mimetype, filename = pairing.brief(_comparison(ws, partner), fmt, lang)
+    data, mimetype, filename = jobs.run("brief", ws.id, partner.id, fmt, lang)
     return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
                      download_name=filename)

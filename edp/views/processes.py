@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import DataRequired, Length, Optional
 
-from .. import processes, rounds_export
+from .. import jobs, processes, rounds_export
 from .. import workshop as rules
 from ..extensions import db
 from ..models import Process, Workshop
@@ -214,6 +214,6 @@ def compare(process_id: int, earlier_id: int, later_id: int, fmt: str):
     earlier, later = db.session.get(Workshop, earlier_id), db.session.get(Workshop, later_id)
     if any(w is None or w.process_id != process.id for w in (earlier, later)):
         abort(404)
-    data, mimetype, filename = rounds_export.build(earlier, later, fmt)
+    data, mimetype, filename = jobs.run("rounds_export", earlier.id, later.id, fmt)
     return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
                      download_name=filename)

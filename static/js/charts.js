@@ -16,14 +16,21 @@ const Chart = window.Chart;
 // Dark enough on white for 3:1 non-text contrast; white borders separate stacked segments.
 export const PALETTE = ["#0b5cad", "#b35200", "#00785a", "#a8326e", "#5a4fcf", "#6b6b00", "#1f1f1f", "#c0392b"];
 
+// The bucket the server pools helices too small to show on their own into (participants and
+// the projector only; see "Small-group privacy" in docs/protocol.md), in a neutral grey.
+export const OTHER_GROUPS = "_other";
+const OTHER_COLOUR = "#595959";
+
 /** A helix's label in the page's language (`labels` from the template, else `label`). */
 export const helixName = (key) => {
   const found = (page.helices || []).find((x) => x.key === key);
+  if (!found && key === OTHER_GROUPS) return t("other_groups");
   if (!found) return key;
   return (found.labels && found.labels[page.language]) || found.label || key;
 };
 
 export const helixColour = (key) => {
+  if (key === OTHER_GROUPS && !(page.helices || []).some((x) => x.key === key)) return OTHER_COLOUR;
   const index = (page.helices || []).findIndex((x) => x.key === key);
   return PALETTE[(index < 0 ? 0 : index) % PALETTE.length];
 };

@@ -3,7 +3,7 @@
 // A facilitator action is only ever sent while connected: one clicked offline is held with a
 // notice and sent again only when the facilitator says so.
 import { SIZES, consensusChart, pct, rankingChart, setupCharts } from "./charts.js";
-import { addComment, countRows, emit, h, helixLabel, keepNewerComments, num, onConnect, page, renderBars, setStatus, socket, syncList, t } from "./socket.js";
+import { addComment, countRows, emit, h, helixLabel, keepNewerComments, loadComments, num, onConnect, page, renderBars, setStatus, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
@@ -89,6 +89,11 @@ onConnect(async () => {
   setTimeout(showHeld, 0); // once this hook has returned and the page is ready: offer "Send now"
 });
 socket.on("state", applyState);
+// This facilitator logged out or changed the password elsewhere: this console is no longer theirs.
+socket.on("session_ended", () => {
+  socket.disconnect();
+  location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+});
 socket.on("comment", (c) => {
   if (addComment(state, { hidden: false, ...c })) {
     renderWall();
@@ -129,8 +134,33 @@ function applyState(s) {
     lastPhase = phase;
   }
   render();
+  renderJoining();
   showHeld();
 }
+
+// ---------------------------------------------------------------- joining: open or closed
+
+/** The "close joining" switch (participants panel): closed = only rejoins get in. */
+function renderJoining() {
+  if (!state) return;
+  const closed = state.workshop.joining === "closed";
+  $("joining-state").textContent = t(closed ? "joining_closed" : "joining_open");
+  $("joining-state").dataset.kind = closed ? "closed" : "open";
+  $("joining-toggle").textContent = t(closed ? "open_joining" : "close_joining");
+  $("joining-help").textContent = closed ? t("joining_closed_help") : "";
+}
+
+$("joining-toggle").addEventListener("click", async () => {
+  if (!state) return;
+  const joining = state.workshop.joining === "closed" ? "open" : "closed";
+  const label = t(joining === "closed" ? "close_joining" : "open_joining");
+  const ack = await run("configure", { joining }, t(joining === "closed" ? "joining_closed" : "joining_open"), label);
+  if (ack.ok && state) {
+    state.workshop.joining = ack.joining;
+    renderJoining();
+    $("joining-toggle").focus();
+  }
+});
 
 // ---------------------------------------------------------------- phase and countdown
 
@@ -311,7 +341,7 @@ function renderTabs() {
   const fresh = proposals().filter(isNew).length;
   const waiting = state.domains.filter((d) => d.status === "pending").length;
   badge("propose", fresh ? t("new_count", { n: fresh }) : waiting ? t("waiting_count", { n: waiting }) : "", "alert");
-  const comments = (state.comments || []).filter((c) => !c.hidden).length;
+  const comments = state.domains.reduce((n, d) => n + (d.comments || 0), 0); // counted by the server
   badge("discuss", comments ? String(comments) : "");
   badge("lobby", String(state.total || 0));
   badge("vote", state.workshop.phase === "vote" ? t("n_of_m", { n: state.voted_total || 0, m: state.total || 0 }) : "");
@@ -694,7 +724,25 @@ for (const stance of ["support", "concern", "question", "evidence"]) {
   wallStance.append(h("option", { value: stance }, t(`stance_${stance}`)));
 }
 $("wall-filter").addEventListener("submit", (event) => event.preventDefault());
-wallDomain.addEventListener("change", () => renderWall());
+wallDomain.addEventListener("change", () => {
+  const id = Number(wallDomain.value);
+  if (id && !wallLoaded.has(id)) wallLoad(id);
+  renderWall();
+});
+
+// The snapshot carries only the newest comments: a domain's earlier ones load page by page
+// (`comments`), when the facilitator picks the domain or asks for them.
+const wallLoaded = new Set();
+const totalOf = (d) => (d.comments || 0) + (d.hidden_comments || 0);
+async function wallLoad(domainId) {
+  const ack = await loadComments(state, domainId, true, { workshop_id: WID });
+  if (!ack.ok) {
+    setStatus(statusEl, (ack.error && ack.error.message) || t("comments_load_failed"), "error");
+    return;
+  }
+  wallLoaded.add(domainId);
+  renderWall();
+}
 wallStance.addEventListener("change", () => renderWall());
 
 const timeFormat = new Intl.DateTimeFormat(page.language || "en", { hour: "2-digit", minute: "2-digit" });
@@ -716,8 +764,8 @@ function renderWall() {
     if (!byDomain.has(c.domain_id)) byDomain.set(c.domain_id, []);
     byDomain.get(c.domain_id).push(c);
   }
-  // The domain filter lists the domains with comments, in the ballot's order.
-  const withComments = state.domains.filter((d) => byDomain.has(d.domain_id)).sort((a, b) => a.domain_id - b.domain_id);
+  // The domain filter lists the domains with comments (loaded or not), in the ballot's order.
+  const withComments = state.domains.filter((d) => byDomain.has(d.domain_id) || totalOf(d) > 0).sort((a, b) => a.domain_id - b.domain_id);
   if (document.activeElement !== wallDomain) {
     const keep = wallDomain.value;
     syncList(wallDomain, [{ domain_id: "", title: t("all_domains") }, ...withComments], (d) => `o${d.domain_id}`,
@@ -729,23 +777,32 @@ function renderWall() {
   const stanceFilter = wallStance.value;
   const groups = withComments
     .filter((d) => !domainFilter || d.domain_id === domainFilter)
-    .map((d) => ({ d, items: byDomain.get(d.domain_id).filter((c) => !stanceFilter || c.stance === stanceFilter) }))
-    .filter((g) => g.items.length);
-  const hiddenCount = comments.filter((c) => c.hidden).length;
-  $("wall-count").textContent = !comments.length ? ""
-    : hiddenCount ? `(${t("wall_count", { n: comments.length - hiddenCount, hidden: hiddenCount })})`
-      : `(${comments.length})`;
+    .map((d) => ({ d, items: (byDomain.get(d.domain_id) || []).filter((c) => !stanceFilter || c.stance === stanceFilter) }))
+    .filter((g) => g.items.length || earlier(g.d));
+  const shownCount = state.domains.reduce((n, d) => n + (d.comments || 0), 0);
+  const hiddenCount = state.domains.reduce((n, d) => n + (d.hidden_comments || 0), 0);
+  $("wall-count").textContent = !(shownCount + hiddenCount) ? ""
+    : hiddenCount ? `(${t("wall_count", { n: shownCount, hidden: hiddenCount })})`
+      : `(${shownCount})`;
   $("wall-empty").hidden = groups.length > 0;
   $("wall-empty").textContent = comments.length ? t("wall_none_match") : t("no_comments");
   syncList($("wall"), groups, (g) => g.d.domain_id,
-    () => h("section", { class: "wall-group" }, h("h3", {}, h("span", { class: "title" }), " ", h("span", { class: "muted count" })), h("ul", { class: "wall-list" })),
+    (g) => h("section", { class: "wall-group" }, h("h3", {}, h("span", { class: "title" }), " ", h("span", { class: "muted count" })), h("ul", { class: "wall-list" }),
+      h("button", { type: "button", class: "small-button secondary older", onclick: () => wallLoad(g.d.domain_id) }, t("comments_older"))),
     (section, g) => {
       section.querySelector(".title").textContent = g.d.title;
-      const shownHere = g.items.filter((c) => !c.hidden).length;
-      section.querySelector(".count").textContent = `(${t("comments_count", { n: shownHere })})`;
+      section.querySelector(".count").textContent = `(${t("comments_count", { n: g.d.comments || 0 })})`;
       const items = g.items.slice().sort((a, b) => b.comment_id - a.comment_id); // newest first
       syncList(section.querySelector(".wall-list"), items, (c) => c.comment_id, createComment, fillComment);
+      section.querySelector(".older").hidden = !earlier(g.d);
     });
+}
+
+/** Whether the server holds comments on `d` that this page has not loaded. */
+function earlier(d) {
+  const loaded = (state.comments || []).filter((c) => c.domain_id === d.domain_id).length;
+  if (state.older && d.domain_id in state.older) return Boolean(state.older[d.domain_id]);
+  return loaded < totalOf(d);
 }
 
 function createComment(c) {

@@ -1,7 +1,7 @@
 // The participant's phone: join, then one view per phase, driven by `state` broadcasts.
 import {
-  act as sendAct, addComment, countRows, dropComment, keepNewerComments, emit, h, helixLabel, num, onConnect, page, renderBars, send, setStatus, socket,
-  syncList, t,
+  act as sendAct, addComment, countRows, dropComment, keepNewerComments, emit, h, helixLabel, loadComments, num, onConnect, page, renderBars,
+  send, setStatus, socket, syncList, t,
 } from "./socket.js";
 import { countdown } from "./timer.js";
 
@@ -98,7 +98,14 @@ const phaseName = (phase) => t(`phase_${phase}`);
 
 async function join(payload) {
   // `emit`, not `send`: joining is what makes the page ready (see onConnect below).
-  const ack = await emit("join", { code: page.code, language: page.language, ...payload });
+  let ack = await emit("join", { code: page.code, language: page.language, ...payload });
+  // Many phones joining at once: the server says when to try again (retry_after, seconds).
+  for (let tries = 0; tries < 20 && !ack.ok && ack.error.code === "rate_limited" && ack.error.retry_after && !payload.token; tries += 1) {
+    const wait = Math.min(30, ack.error.retry_after) + Math.random(); // spread the retries
+    setStatus(statusEl, t("join_retry", { n: Math.ceil(wait) }), "pending");
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    ack = await emit("join", { code: page.code, language: page.language, ...payload });
+  }
   if (ack.ok) {
     saveToken(ack.token);
     joined = true;
@@ -384,30 +391,54 @@ $("propose-form").addEventListener("change", (event) => {
   if (event.target.name === "sdgs") showChosenSdgs();
 });
 
-// Discuss: domains with their comments, and one comment form.
+// Discuss: domains with their comments, and one comment form. The join ack carries only the
+// newest comments; a domain's own are loaded when the participant opens it (`comments`), and
+// earlier ones page by page.
+const loadedDomains = new Set();
+
+async function openComments(li, domainId, older = false) {
+  const status = li.querySelector(".comments-status");
+  if (!older && loadedDomains.has(domainId)) return;
+  setStatus(status, t("comments_loading"), "pending");
+  const ack = await loadComments(state, domainId, older);
+  if (!ack.ok) {
+    setStatus(status, (ack.error && ack.error.message) || t("comments_load_failed"), "error");
+    return;
+  }
+  loadedDomains.add(domainId);
+  setStatus(status, "", "");
+  render();
+}
+
 function renderDiscuss() {
   const domains = approved();
   showEmpty("discuss-empty", !domains.length);
   const byDomain = new Map();
-  for (const c of state.comments || []) {
+  const sorted = (state.comments || []).slice().sort((a, b) => a.comment_id - b.comment_id);
+  for (const c of sorted) {
     if (!byDomain.has(c.domain_id)) byDomain.set(c.domain_id, []);
     byDomain.get(c.domain_id).push(c);
   }
   syncList($("discuss-domains"), domains, (d) => d.domain_id,
     (d) =>
       h("li", { class: "card" },
-        h("details", {},
+        h("details", { ontoggle: (event) => { if (event.currentTarget.open) openComments(event.currentTarget.closest("li"), d.domain_id); } },
           h("summary", {}, h("span", { class: "summary-text" },
             h("span", { class: "title" }), " ", h("span", { class: "count muted" }))),
           ...domainBody(),
+          h("button", { type: "button", class: "secondary older", hidden: true, onclick: (event) => openComments(event.currentTarget.closest("li"), d.domain_id, true) },
+            t("comments_older")),
           h("ul", { class: "comments" }),
+          h("p", { class: "comments-status", role: "status" }),
           h("p", { class: "no-comments muted" }, t("no_comments")),
           h("button", { type: "button", class: "secondary", onclick: () => commentOn(d.domain_id) }, t("comment_on")))),
     (li, d) => {
       fillDomainSummary(li, d);
       const comments = byDomain.get(d.domain_id) || [];
-      li.querySelector(".count").textContent = `(${t("comments_count", { n: comments.length })})`;
-      li.querySelector(".no-comments").hidden = comments.length > 0;
+      const total = Math.max(d.comments || 0, comments.length); // the server's count: not all are loaded
+      li.querySelector(".count").textContent = `(${t("comments_count", { n: total })})`;
+      li.querySelector(".no-comments").hidden = total > 0;
+      li.querySelector(".older").hidden = !(loadedDomains.has(d.domain_id) && state.older && state.older[d.domain_id]);
       syncList(li.querySelector(".comments"), comments, (c) => c.comment_id,
         (c) =>
           h("li", { class: "comment", "data-stance": c.stance },

@@ -11,7 +11,7 @@
 // the page for screen readers. → and ← (or Page Down / Page Up) turn the pages by hand, the
 // space bar pauses them.
 import {
-  barAxisTitle, consensusChart, helixColour, helixName, helixSplit, kindOf, pct, screenSizes, setupCharts,
+  barAxisTitle, consensusChart, helixColour, helixName, helixSplit, kindOf, OTHER_GROUPS, pct, screenSizes, setupCharts,
 } from "./charts.js";
 import { addComment, dropComment, emit, h, keepNewerComments, num, onConnect, page, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
@@ -458,6 +458,8 @@ function renderLegend() {
   const voted = votedBy();
   const keys = (page.helices || []).map((x) => x.key)
     .filter((key) => participation[key] > 0 || (voting && (state.counts || {})[key] > 0));
+  // Helices too small to be shown on their own come pooled as one bucket (privacy).
+  if (participation[OTHER_GROUPS] > 0 && !keys.includes(OTHER_GROUPS)) keys.push(OTHER_GROUPS);
   syncList($("helix-legend"), keys.map((key) => ({ key })), (x) => x.key,
     () => h("li", {},
       h("span", { class: "swatch", "aria-hidden": "true" }), h("span", { class: "legend-label" }), " ",
@@ -465,10 +467,12 @@ function renderLegend() {
     (li, x) => {
       li.querySelector(".swatch").style.backgroundColor = helixColour(x.key);
       li.querySelector(".legend-label").textContent = helixName(x.key);
-      const n = voting ? voted[x.key] || 0 : participation[x.key] || 0;
+      const pooled = x.key === OTHER_GROUPS && !(page.helices || []).some((y) => y.key === x.key);
+      const byHead = voting && !pooled; // the pool has no head count of its own
+      const n = byHead ? voted[x.key] || 0 : participation[x.key] || 0;
       const joined = (state.counts || {})[x.key] || 0;
-      li.querySelector(".legend-n").textContent = voting ? t("voted_of_joined", { voted: num(n), joined: num(joined) }) : num(n);
-      li.querySelector(".legend-voters").textContent = voting
+      li.querySelector(".legend-n").textContent = byHead ? t("voted_of_joined", { voted: num(n), joined: num(joined) }) : num(n);
+      li.querySelector(".legend-voters").textContent = byHead
         ? `(${t("voters_value", { n })}; ${t("participants_total", { n: joined })})`
         : `(${t("voters_value", { n })})`;
     });

@@ -255,6 +255,7 @@ export function renderBars(container, rows) {
 
 export const helixLabel = (key) => {
   const found = (page.helices || []).find((x) => x.key === key);
+  if (!found && key === "_other") return t("other_groups"); // small helices pooled (privacy)
   return found ? found.label : key;
 };
 
@@ -292,6 +293,16 @@ export function keepNewerComments(previous, next) {
   const upto = sent ? next.comments.reduce((m, c) => Math.max(m, c.comment_id), next.comments_upto || 0)
     : next.comments_upto || 0;
   if (!sent) next.comments = mine.filter((c) => c.comment_id <= upto && shown.has(c.domain_id));
+  else {
+    // A snapshot carries only the newest comments: keep the older ones this page loaded.
+    const have = new Set(next.comments.map((c) => c.comment_id));
+    for (const c of mine) {
+      if (c.comment_id <= upto && !have.has(c.comment_id) && shown.has(c.domain_id)) next.comments.push(c);
+    }
+  }
+  if (previous && previous.older) next.older = previous.older;
+  // The facilitator's copies say whether each is hidden: follow the snapshot's list.
+  for (const c of next.comments) if (c.hidden !== undefined) c.hidden = hidden.has(c.comment_id);
   for (const c of mine) {
     if (c.comment_id > upto && shown.has(c.domain_id)) {
       next.comments.push(c);
@@ -300,6 +311,30 @@ export function keepNewerComments(previous, next) {
     }
   }
   return next;
+}
+
+/**
+ * One page of a domain's comments (`comments` event: the snapshots carry only the newest few)
+ * merged into the page's state; `older` asks for the page before the oldest one loaded.
+ * Resolves to the ack ({ok, comments, more} or an error); `state.older[domain_id]` says whether
+ * the server has earlier ones.
+ */
+export async function loadComments(state, domainId, older = false, extra = {}) {
+  if (!state) return { ok: false };
+  state.comments = state.comments || [];
+  const payload = { domain_id: domainId, ...extra };
+  if (older) {
+    const ids = state.comments.filter((c) => c.domain_id === domainId).map((c) => c.comment_id);
+    if (ids.length) payload.before = Math.min(...ids);
+  }
+  const ack = await emit("comments", payload);
+  if (!ack.ok) return ack;
+  const have = new Set(state.comments.map((c) => c.comment_id));
+  for (const c of ack.comments) if (!have.has(c.comment_id)) state.comments.push(c);
+  state.comments.sort((a, b) => a.comment_id - b.comment_id);
+  state.older = state.older || {};
+  if (older || !(domainId in state.older)) state.older[domainId] = ack.more;
+  return ack;
 }
 
 /**

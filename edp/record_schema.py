@@ -1,0 +1,239 @@
+"""The shape of a JSON record (the `json` export) that `edp.record` imports, declared once as
+pydantic models; `docs/record.schema.json` is generated from them (`write_schema`).
+
+The models check what the import reads: types, bounds (every number fits the database's
+32-bit columns; numbers inside free JSON such as event payloads stay within 2**53 and nest at
+most `MAX_DEPTH` levels), and the sizes of strings. Keys the import does not read are allowed
+(a later version may add them). Meaning that needs the whole record (a vote for an unknown
+domain, a priority given twice) is checked by the import itself; both kinds of error name the
+field as a path such as `events[12].payload.points`.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+# The largest number a database integer column holds (PostgreSQL's `integer`).
+MAX_INT = 2**31 - 1
+# Numbers inside free JSON (payloads, settings, indicators): what every JSON reader keeps exact.
+MAX_JSON_INT = 2**53
+# Nesting of free JSON below its field; the app writes at most 3 levels.
+MAX_DEPTH = 8
+SHORT = 200          # keys, helices, references, titles (titles are cut to 200 on import)
+LONG = 1_000_000     # free text: descriptions, comments, rationales
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "record.schema.json"
+
+Int = Annotated[int, Field(ge=0, le=MAX_INT)]
+Short = Annotated[str, Field(max_length=SHORT)]
+Text = Annotated[str, Field(max_length=LONG)]
+
+
+def _iso(value: str) -> str:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("timestamp", "not an ISO 8601 time: {value!r}",
+                                  {"value": value[:40]}) from None
+    return value
+
+
+Time = Annotated[str, Field(max_length=40), AfterValidator(_iso)]
+
+
+def _walk(value: Any, path: str, depth: int) -> None:
+    """Free JSON: nested at most MAX_DEPTH levels, integers within +-2**53."""
+    if depth > MAX_DEPTH:
+        raise PydanticCustomError("json_depth", "nested deeper than {max} levels",
+                                  {"max": MAX_DEPTH, "path": path})
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_JSON_INT:
+            raise PydanticCustomError("json_int", "number out of range (at most 2**53)",
+                                      {"path": path})
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _walk(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _walk(item, f"{path}[{n}]", depth + 1)
+
+
+def _free(value: Any) -> Any:
+    _walk(value, "", 0)
+    return value
+
+
+_FREE_SCHEMA = {"description": f"Any JSON, nested at most {MAX_DEPTH} levels, integers within "
+                               f"+-2**53."}
+FreeJSON = Annotated[Any, AfterValidator(_free), WithJsonSchema(_FREE_SCHEMA)]
+FreeObject = Annotated[dict[str, Any], AfterValidator(_free),
+                       WithJsonSchema({"type": "object", **_FREE_SCHEMA})]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Helix(_Model):
+    key: Short
+    label: Short
+    labels: dict[str, Short] | None = None
+    funder: bool | None = None
+
+
+class Criterion(_Model):
+    key: Short
+    label: Short
+    labels: dict[str, Short] | None = None
+    weight: Annotated[float, Field(ge=0, le=1_000, allow_inf_nan=False)]
+
+
+class WorkshopPart(_Model):
+    title: Text
+    region: Text | None = None
+    description: Text | None = None
+    language: Short
+    method: Short
+    phase: Short
+    budget: Int = 10
+    cap: Int | None = None
+    max_priorities: Int = 5
+    results_shown: bool = False
+    moderation: Short | None = None
+    helices: Annotated[list[Helix], Field(min_length=1, max_length=100)]
+    criteria: Annotated[list[Criterion], Field(max_length=100)] | None = None
+    settings: FreeObject | None = None
+    vote_own: bool | None = None
+    created_at: Time | None = None
+    phase_ends_at: Time | None = None
+
+
+class DomainItem(_Model):
+    domain_id: Int
+    title: Text
+    description: Text | None = None
+    rationale: Text | None = None
+    sdgs: Annotated[list[Annotated[int, Field(ge=-1_000, le=1_000)]],
+                    Field(max_length=100)] | None = None
+    status: Short = "approved"
+    seed: bool | None = None
+    proposed_by: Short | None = None
+    proposer_name: Text | None = None
+    proposer_organisation: Text | None = None
+    merged_into: Int | None = None
+    created_at: Time | None = None
+
+
+class CommentItem(_Model):
+    comment_id: Int
+    domain_id: Int
+    stance: Short
+    text: Text
+    participant: Short | None = None
+    name: Text | None = None
+    organisation: Text | None = None
+    hidden: bool | None = None
+    at: Time | None = None
+
+
+class ParticipantItem(_Model):
+    ref: Short
+    helix: Short
+    joined_at: Time | None = None
+
+
+class VoteEntry(_Model):
+    helix: Short | None = None
+    points: dict[Short, Int] = {}
+
+
+class ScoreEntry(_Model):
+    helix: Short | None = None
+    values: dict[Short, dict[Short, Annotated[int, Field(ge=0, le=1_000)]]] = {}
+
+
+class RankingEntry(_Model):
+    helix: Short | None = None
+    order: Annotated[list[Int], Field(max_length=100_000)] = []
+
+
+class PriorityItem(_Model):
+    domain_id: Int
+    rank: Int
+    rationale: Text
+    indicators: Annotated[list[FreeJSON], Field(max_length=1_000)] | None = None
+    funders: Annotated[list[Text], Field(max_length=1_000)] | None = None
+    decided_at: Time | None = None
+
+
+class EventItem(_Model):
+    id: Int
+    at: Time | None = None
+    kind: Short
+    actor_role: Short | None = None
+    helix: Short | None = None
+    participant: Short | None = None
+    payload: FreeObject | None = None
+
+
+class Record(_Model):
+    """An EDP Live record (`format` "edp-live-record", `version` 1 or 2)."""
+
+    model_config = ConfigDict(extra="allow", title="EDP Live record")
+
+    format: Annotated[str, Field(pattern="^edp-live-record$")]
+    version: Annotated[int, Field(ge=1, le=2)]
+    exported_at: Time | None = None
+    workshop: WorkshopPart
+    domains: list[DomainItem] = []
+    comments: list[CommentItem] = []
+    participants: list[ParticipantItem] = []
+    votes: dict[Short, VoteEntry] = {}
+    scores: dict[Short, ScoreEntry] = {}
+    rankings: dict[Short, RankingEntry] = {}
+    priorities: list[PriorityItem] = []
+    events: list[EventItem] = []
+
+
+def path_of(loc: tuple[Any, ...], sub: str = "") -> str:
+    """('events', 12, 'payload') + '.points' -> 'events[12].payload.points'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out + sub
+
+
+def first_error(data: Any) -> tuple[str, str] | None:
+    """(path, problem) of the first place where `data` breaks the schema, or None."""
+    try:
+        Record.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        sub = str((error.get("ctx") or {}).get("path") or "")
+        return path_of(tuple(error["loc"]), sub) or "(record)", error["msg"]
+    return None
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Record.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> None:
+    path.write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n",
+                    encoding="utf-8")

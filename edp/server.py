@@ -1,0 +1,96 @@
+"""The HTTP server of `edp run`: gevent's WSGI server with gevent-websocket (what
+`socketio.run` starts), plus what a server on a venue's Wi-Fi needs against slow or idle
+clients: a deadline for each request's line and headers (slow-loris), the same deadline for an
+idle keep-alive connection, and the open-files limit raised to what the system allows.
+
+Why our own handler: gevent's pywsgi waits for headers forever, and a socket timeout would not
+help (it bounds each read, and a client dripping a byte every few seconds never trips it).
+"""
+from __future__ import annotations
+
+import logging
+import resource
+
+import gevent
+from gevent import pywsgi
+from geventwebsocket.handler import WebSocketHandler
+
+from config import Config
+
+log = logging.getLogger(__name__)
+
+
+class HeaderTimeout(TimeoutError):
+    """The request line and headers did not arrive in time (an OSError: pywsgi then closes)."""
+
+
+class TimeoutHandler(WebSocketHandler):
+    """Closes a connection whose request line and headers take longer than `header_timeout`
+    seconds, or that stays idle that long between keep-alive requests. Once the headers are
+    in, the request (a long-poll, a WebSocket) has all the time it needs."""
+
+    header_timeout: float = Config.HEADER_TIMEOUT
+    _header_timer = None
+
+    def handle_one_request(self):
+        timer = None
+        if self.header_timeout and self.header_timeout > 0:
+            timer = gevent.Timeout.start_new(self.header_timeout, HeaderTimeout)
+        self._header_timer = timer
+        try:
+            return super().handle_one_request()
+        except HeaderTimeout:
+            return None  # close the connection, no response: the client never asked
+        finally:
+            if timer is not None:
+                timer.close()
+
+    def read_request(self, raw_requestline):
+        try:
+            return super().read_request(raw_requestline)
+        finally:
+            if self._header_timer is not None:
+                self._header_timer.close()
+
+    def _handle_client_error(self, ex):
+        if isinstance(ex, HeaderTimeout):
+            return None
+        return super()._handle_client_error(ex)
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Soft limit of open files up to the hard one (every phone is a socket; 1,024, a common
+    default, is a third of a big room). Returns (before, after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open files limit from %d to %d: %s", soft, target, exc)
+            return soft, soft
+        return soft, target
+    return soft, soft
+
+
+def serve(app, host: str, port: int, header_timeout: float) -> None:
+    """Serve `app` (Flask with Flask-SocketIO's middleware) until stopped."""
+    from .extensions import socketio
+
+    handler = type("Handler", (TimeoutHandler,), {"header_timeout": float(header_timeout)})
+    server = pywsgi.WSGIServer((host, port), app, handler_class=handler, log=None)
+    socketio.wsgi_server = server  # what `socketio.stop()` stops
+    server.serve_forever()
+
+
+try:  # gunicorn is optional (the scaled-out stack); the same deadline for its workers
+    from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
+except ImportError:  # pragma: no cover - depends on what is installed
+    GeventWebSocketWorker = None
+
+if GeventWebSocketWorker is not None:  # pragma: no cover - exercised by the stack
+
+    class Worker(GeventWebSocketWorker):
+        """`gunicorn -k edp.server.Worker`: gevent-websocket with the header deadline."""
+
+        wsgi_handler = TimeoutHandler

@@ -47,16 +47,17 @@ class Facilitator(UserMixin, db.Model):
         self.session_token = new_session_token()
 
 
-_dummy_hash: str | None = None
+# One dummy hash per hashing function in force (made the way real ones are made now).
+_dummy_hashes: dict[int, str] = {}
 
 
 def check_dummy_password(password: str) -> bool:
     """The same hashing work as a real check, for an e-mail nobody has: how long a wrong
     log-in takes must not tell whether the account exists."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = generate_password_hash(secrets.token_urlsafe(16))
-    check_password_hash(_dummy_hash, password)
+    key = id(generate_password_hash)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = generate_password_hash(secrets.token_urlsafe(16))
+    check_password_hash(_dummy_hashes[key], password)
     return False
 
 

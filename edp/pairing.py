@@ -36,7 +36,6 @@ Then the domains are classified:
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +48,7 @@ from rapidfuzz import fuzz, process
 from .exports import slug
 from .exports.docx_writer import document
 from .exports.md_writer import markdown
+from .i18n import fold_accents
 from .sdgs import sdg_label
 
 # At or above this text similarity two domains are shared on their words alone: near-duplicate
@@ -269,8 +269,7 @@ def side_of(record: dict[str, Any], name: str = "ours") -> Side:
 def normalise(text: str) -> str:
     """Lower case, accents folded, stop words and one-letter words left out:
     "Riego de precisión" -> "riego precision"."""
-    folded = "".join(ch for ch in unicodedata.normalize("NFKD", text or "")
-                     if not unicodedata.combining(ch)).lower()
+    folded = fold_accents(text).lower()
     words = re.findall(r"[^\W_]+", folded)
     return " ".join(w for w in words if len(w) > 1 and w not in STOP_WORDS)
 

@@ -33,7 +33,6 @@ class Config:
     # Pub/sub ignores Redis database numbers: deployments sharing one Redis need their own channel.
     MESSAGE_QUEUE_CHANNEL = os.environ.get("EDP_MESSAGE_QUEUE_CHANNEL", "edp-live")
     BABEL_DEFAULT_LOCALE = "en"
-    LANGUAGES = ["en", "es", "pt"]
     # Public address printed in join links and QR codes; empty = one of the machine's network
     # addresses when the server listens on the network, else the request's (docs/venue.md).
     PUBLIC_URL = os.environ.get("EDP_PUBLIC_URL", "")

@@ -2,9 +2,9 @@
 
 Why a separate, pure module: the live results pushed over Socket.IO, the spreadsheet/document
 exports and the JSON deliberation record must all show the *same* numbers, so they all call these
-functions. Nothing here imports Flask, the database or the rest of the package: the inputs are
-ordinary DataFrames, so results can be recomputed at any time from the event log (or from a test
-fixture) and a published result can be re-derived independently.
+functions. Nothing here imports Flask, the database or the rest of the package (but the pure
+`edp.i18n`): the inputs are ordinary DataFrames, so results can be recomputed at any time from
+the event log (or from a test fixture) and a published result can be re-derived independently.
 
 Everything is vectorised because the live view recomputes results a few times a second with up
 to a few thousand participants and about fifty domains (dot results for 3,000 participants x 10
@@ -14,12 +14,13 @@ up once per participant_id rather than hashed on every ballot row.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .i18n import fold_accents
 
 VOTE_COLUMNS = ["participant_id", "helix", "domain_id", "points"]
 SCORE_COLUMNS = ["participant_id", "helix", "domain_id", "criterion", "value"]
@@ -607,8 +608,7 @@ def round_summary(
 def normalise_title(title: str) -> str:
     """Lower case, no accents, punctuation and runs of spaces folded: "Riego  de precisión."
     and "riego de precision" match."""
-    text = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode("ascii")
-    return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
+    return " ".join(re.sub(r"[^\w]+", " ", fold_accents(title).casefold()).split())
 
 
 def match_domains(

@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config
 
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES
 from .validation import WirePacket
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,11 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def select_locale() -> str:
     """Participant's chosen language, then the page's workshop language, then the browser."""
-    languages = ["en", "es", "pt"]
     chosen = getattr(g, "locale", None) or request.args.get("lang") or session.get("lang")
-    if chosen in languages:
+    if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(languages) or "en"
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -16,6 +16,8 @@ from flask import current_app  # noqa: E402
 from flask.cli import FlaskGroup, with_appcontext  # noqa: E402
 
 from . import create_app  # noqa: E402
+from .i18n import LANGUAGES  # noqa: E402
+from .verify import verify_command  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,6 +165,37 @@ def facilitator():
     """Manage facilitators."""
 
 
+def _find_facilitator(email: str):
+    """The facilitator with this e-mail address (any case, spaces around), or None."""
+    from .extensions import db
+    from .models import Facilitator
+
+    return db.session.scalar(
+        sa.select(Facilitator).where(Facilitator.email == email.strip().lower()))
+
+
+def _facilitator(email: str):
+    """The facilitator with this e-mail address, or an error saying how to add one."""
+    user = _find_facilitator(email)
+    if user is None:
+        raise click.ClickException(f"no facilitator {email}: add one with `edp facilitator add`")
+    return user
+
+
+def _facilitator_or_only(email: str | None):
+    """The facilitator named by EMAIL, or the only one there is."""
+    from .extensions import db
+    from .models import Facilitator
+
+    if email:
+        return _facilitator(email)
+    users = db.session.scalars(sa.select(Facilitator).limit(2)).all()
+    if len(users) != 1:
+        raise click.ClickException("name the owner with --facilitator EMAIL" if users else
+                                   "no facilitator yet: add one with `edp facilitator add`")
+    return users[0]
+
+
 @facilitator.command("add")
 @click.argument("email")
 @with_appcontext
@@ -173,7 +206,7 @@ def facilitator_add(email):
 
     email = email.strip().lower()
     password = _new_password(email)
-    user = db.session.scalar(sa.select(Facilitator).where(Facilitator.email == email))
+    user = _find_facilitator(email)
     notify = None
     if user is None:
         user = Facilitator(email=email)
@@ -193,13 +226,9 @@ def facilitator_add(email):
 def facilitator_password(email):
     """Change a facilitator's password (from EDP_PASSWORD or a prompt); ends their sessions."""
     from .extensions import db
-    from .models import Facilitator
 
-    email = email.strip().lower()
-    user = db.session.scalar(sa.select(Facilitator).where(Facilitator.email == email))
-    if user is None:
-        raise click.ClickException(f"no facilitator {email}: add one with `edp facilitator add`")
-    user.set_password(_new_password(email))
+    user = _facilitator(email)
+    user.set_password(_new_password(user.email))
     notify = _end_sessions(user)
     db.session.commit()
     notify()
@@ -228,7 +257,7 @@ def _end_sessions(user):
 
 @cli.group()
 def workshop():
-    """Create, export and import workshops."""
+    """Create, export, import and verify workshops."""
 
 
 def _link_base() -> str:
@@ -266,20 +295,15 @@ def _urls(code: str) -> tuple[str, str]:
 @click.option("--title", default=None)
 @click.option("--method", type=click.Choice(["dot", "score", "rank"]), default=None)
 @click.option("--region", default=None, help="The region (default: the template's).")
-@click.option("--language", type=click.Choice(["en", "es", "pt"]), default=None,
+@click.option("--language", type=click.Choice(LANGUAGES), default=None,
               help="The workshop's language (default: the template's).")
 @with_appcontext
 def workshop_create(template_path, email, title, method, region, language):
     """Create a workshop from a template; prints one line of JSON."""
     from . import workshop as rules
     from .extensions import db
-    from .models import Facilitator
 
-    user = db.session.scalar(
-        sa.select(Facilitator).where(Facilitator.email == email.strip().lower())
-    )
-    if user is None:
-        raise click.ClickException(f"no facilitator {email}: add one with `edp facilitator add`")
+    user = _facilitator(email)
     try:
         template = rules.load_template(template_path)
         ws = rules.create_workshop(template, user, title, method, region=region,
@@ -301,15 +325,15 @@ def workshop_create(template_path, email, title, method, region, language):
 def workshop_export(code, fmt, output):
     """Write an export of the workshop (any time, live or closed)."""
     from . import exports
-    from . import workshop as rules
 
-    try:
-        ws = rules.workshop_by_code(code)
-    except rules.EDPError as exc:
-        raise click.ClickException(f"no workshop with code {code}") from exc
+    ws = _workshop_or_fail(code)
     data, _mimetype, _name = exports.build(ws, fmt)
     Path(output).write_bytes(data)
     click.echo(json.dumps({"code": ws.code, "format": fmt, "output": output, "bytes": len(data)}))
+
+
+# Defined in edp.verify so that tests can run it in-process (this module patches gevent).
+workshop.add_command(verify_command)
 
 
 @workshop.command("import")
@@ -321,21 +345,8 @@ def workshop_import(file, email):
     """Recreate a workshop from its JSON record (new id and code); prints one line of JSON."""
     from . import record
     from .extensions import db
-    from .models import Facilitator
 
-    if email:
-        user = db.session.scalar(
-            sa.select(Facilitator).where(Facilitator.email == email.strip().lower())
-        )
-        if user is None:
-            raise click.ClickException(
-                f"no facilitator {email}: add one with `edp facilitator add`")
-    else:
-        users = db.session.scalars(sa.select(Facilitator).limit(2)).all()
-        if len(users) != 1:
-            raise click.ClickException("name the owner with --facilitator EMAIL" if users else
-                                       "no facilitator yet: add one with `edp facilitator add`")
-        user = users[0]
+    user = _facilitator_or_only(email)
     try:
         ws = record.import_record(record.load(file), user)
     except record.RecordError as exc:
@@ -353,7 +364,7 @@ def workshop_import(file, email):
 @click.option("--format", "fmt", default="md", show_default=True,
               type=click.Choice(["md", "docx", "json"]))
 @click.option("--output", required=True, type=click.Path(dir_okay=False))
-@click.option("--language", type=click.Choice(["en", "es", "pt"]), default=None,
+@click.option("--language", type=click.Choice(LANGUAGES), default=None,
               help="Language of the brief (default: the workshop's).")
 @with_appcontext
 def workshop_compare(code, partner, fmt, output, language):
@@ -362,10 +373,7 @@ def workshop_compare(code, partner, fmt, output, language):
     from . import exports, pairing, record
     from . import workshop as rules
 
-    try:
-        ws = rules.workshop_by_code(code)
-    except rules.EDPError as exc:
-        raise click.ClickException(f"no workshop with code {code}") from exc
+    ws = _workshop_or_fail(code)
     ours = json.loads(exports.build(ws, "json")[0])
     if Path(partner).is_file():
         try:
@@ -410,7 +418,7 @@ def demo(host, port, participants, no_serve):
 
     _upgrade()
     email, password = "demo@example.org", os.environ.get("EDP_PASSWORD", "demo-facilitator")
-    user = db.session.scalar(sa.select(Facilitator).where(Facilitator.email == email))
+    user = _find_facilitator(email)
     if user is None:
         user = Facilitator(email=email)
         db.session.add(user)
@@ -489,25 +497,6 @@ def simulate(ws, participants: int, seed: int = 7) -> None:
 @cli.group()
 def process():
     """Continuous EDP: processes, rounds and their comparison."""
-
-
-def _facilitator_or_only(email: str | None):
-    """The facilitator named by EMAIL, or the only one there is."""
-    from .extensions import db
-    from .models import Facilitator
-
-    if email:
-        user = db.session.scalar(
-            sa.select(Facilitator).where(Facilitator.email == email.strip().lower()))
-        if user is None:
-            raise click.ClickException(
-                f"no facilitator {email}: add one with `edp facilitator add`")
-        return user
-    users = db.session.scalars(sa.select(Facilitator).limit(2)).all()
-    if len(users) != 1:
-        raise click.ClickException("name the owner with --facilitator EMAIL" if users else
-                                   "no facilitator yet: add one with `edp facilitator add`")
-    return users[0]
 
 
 def _workshop_or_fail(code: str):

@@ -35,9 +35,7 @@ Then the domains are classified:
 """
 from __future__ import annotations
 
-import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,7 +45,10 @@ from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from rapidfuzz import fuzz, process
 
-from .exports import _dx, _md_block, _md_inline, _md_table, slug, write_docx_blocks
+from .exports import slug
+from .exports.docx_writer import document
+from .exports.md_writer import markdown
+from .i18n import fold_accents
 from .sdgs import sdg_label
 
 # At or above this text similarity two domains are shared on their words alone: near-duplicate
@@ -79,8 +80,8 @@ STOP_WORDS = frozenset({
 STATUSES = ("shared", "complementary", "distinct")
 BASES = ("priorities", "top_ranked", "approved")
 FORMATS = ("md", "docx")
-MIMETYPES = {
-    "md": "text/markdown; charset=utf-8",
+MIMETYPES = {  # no charset: the response adds it to text types
+    "md": "text/markdown",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "json": "application/json",
 }
@@ -268,8 +269,7 @@ def side_of(record: dict[str, Any], name: str = "ours") -> Side:
 def normalise(text: str) -> str:
     """Lower case, accents folded, stop words and one-letter words left out:
     "Riego de precisión" -> "riego precision"."""
-    folded = "".join(ch for ch in unicodedata.normalize("NFKD", text or "")
-                     if not unicodedata.combining(ch)).lower()
+    folded = fold_accents(text).lower()
     words = re.findall(r"[^\W_]+", folded)
     return " ".join(w for w in words if len(w) > 1 and w not in STOP_WORDS)
 
@@ -518,39 +518,14 @@ def _blocks(c: Comparison) -> list[tuple]:
 
 def brief_md(comparison: Comparison, language: str = "en") -> bytes:
     """The cooperation brief as Markdown, in `language`. Needs an app context."""
-    out: list[str] = []
-    marks = {"title": "#", "h1": "##", "h2": "###"}
     with force_locale(language):
-        for block in _blocks(comparison):
-            kind = block[0]
-            if kind in marks:
-                out += [f"{marks[kind]} {_md_inline(block[1])}", ""]
-            elif kind == "p":
-                out += [_md_block(block[1]), ""]
-            elif kind == "labelled":
-                out += [f"**{_md_inline(block[1])}:**  \n{_md_block(block[2])}", ""]
-            elif kind == "facts":
-                out += ["  \n".join(f"**{_md_inline(k)}:** {_md_inline(v)}"
-                                    for k, v in block[1]), ""]
-            elif kind == "bullets":
-                out += [f"- {_md_inline(x)}" for x in block[1]] + [""]
-            elif kind == "table":
-                out += _md_table(block[1], block[2]) + [""]
-    return "\n".join(out).encode("utf-8", "replace")
+        return markdown(_blocks(comparison))
 
 
 def brief_docx(comparison: Comparison, language: str = "en") -> bytes:
     """The cooperation brief as a Word document, in `language`. Needs an app context."""
-    from docx import Document
-
-    doc = Document()
     with force_locale(language):
-        doc.core_properties.title = _dx(brief_title(comparison))
-        doc.core_properties.language = language
-        write_docx_blocks(doc, _blocks(comparison))
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
+        return document(_blocks(comparison), brief_title(comparison), language)
 
 
 def brief(comparison: Comparison, fmt: str, language: str = "en") -> tuple[bytes, str, str]:

@@ -12,19 +12,23 @@ How events fold (each in id order; later events win):
   with `domain_id`, `title` and `status` (absent = `approved`; `pending` in pre-moderated
   workshops).
 - `moderate` `{domain_id, action, into}`: approve -> `approved`, hide -> `hidden`,
-  merge -> `merged`. Ballots are never moved by moderation: a hidden or merged domain's ballots
-  stay in the record and count again if the domain is approved again.
+  merge -> `merged`. Moderation itself moves no ballot: the dot points a hide gives back or a
+  merge moves are `vote` events of their own (actor_role `system`); scores and rankings of a
+  hidden or merged domain stay and count again if the domain is approved again.
 - `vote` `{domain_id, points}`: sets (not adds) the participant's points; 0 removes them.
 - `score` `{domain_id, criterion, value}`: sets one criterion value.
 - `rank` `{order}`: replaces the participant's whole ranking.
 - `join`: one participant present in the event's helix (used for `present`).
+- `decide` `{domain_id, rank, rationale, indicators, funders, shortlist}` and `undecide`
+  `{domain_id}`: the decided short list.
 
 The voter's helix is the event's `helix` field. A participant is identified by the event's
 `participant_id`, or by `participant` (the anonymous reference of a JSON export).
 
 The pure part (`domains_from_events`, `ballots_from_events`, `present_from_events`,
-`results_from_events`) needs no Flask; `events_from_db` and `workshop_dict_for_replay` read a
-workshop's rows through the app's database session.
+`priorities_from_events`, `results_from_events`) needs no Flask; `events_from_db` and
+`workshop_dict_for_replay` read a workshop's rows through the app's database session, and
+`edp.verify` compares the replay with the stored tables (`edp workshop verify CODE`).
 """
 from __future__ import annotations
 
@@ -181,6 +185,38 @@ def present_from_events(
         h = str(ev["helix"])
         counts[h] = counts.get(h, 0) + 1
     return counts
+
+
+def priorities_from_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The decided short list after every `decide` and `undecide`, in rank order:
+    [{"domain_id", "rank", "rationale", "indicators", "funders"}].
+
+    A `decide` event carries the whole `shortlist` after it (older records may not: then the
+    rank is applied as `workshop.decide` does, moving the others down a place); a `decide`
+    without `funders` keeps those recorded before, as the rule does."""
+    chosen: dict[int, dict[str, Any]] = {}
+    order: list[int] = []
+    for ev in events:
+        kind, p = ev.get("kind"), _payload(ev)
+        did = _as_int(p.get("domain_id"))
+        if did is None or kind not in ("decide", "undecide"):
+            continue
+        if did in order:
+            order.remove(did)
+        if kind == "undecide":
+            chosen.pop(did, None)
+            continue
+        before = chosen.get(did, {})
+        chosen[did] = {"rationale": str(p.get("rationale") or ""),
+                       "indicators": list(p.get("indicators") or []),
+                       "funders": list(p.get("funders", before.get("funders")) or [])}
+        shortlist = p.get("shortlist")
+        if isinstance(shortlist, list):
+            order = [d for d in (_as_int(x) for x in shortlist) if d in chosen]
+        else:
+            order.insert(min(max((_as_int(p.get("rank")) or 1) - 1, 0), len(order)), did)
+    return [{"domain_id": did, "rank": n, **chosen[did]}
+            for n, did in enumerate(order, start=1) if did in chosen]
 
 
 def _helix_keys(workshop: Mapping[str, Any]) -> list[str]:

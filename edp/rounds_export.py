@@ -8,7 +8,6 @@ percentages; the Markdown report is for people.
 """
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pandas as pd
@@ -16,17 +15,11 @@ from flask_babel import force_locale, format_decimal, format_percent, ngettext
 from flask_babel import gettext as _
 
 from . import processes
-from .exports import (
-    MIMETYPES,
-    _csv_safe,
-    _md_block,
-    _md_inline,
-    _md_table,
-    _method_label,
-    _phase_label,
-    _xl_text,
-    slug,
-)
+from .exports import MIMETYPES, slug
+from .exports import md_writer as md
+from .exports.csv_writer import csv_bytes
+from .exports.labels import method_label, phase_label
+from .exports.xlsx_writer import Sheet, workbook
 from .models import Workshop
 
 FORMATS = ("csv", "xlsx", "md")
@@ -101,11 +94,7 @@ def normalisation_note() -> str:
 
 
 def _to_csv(earlier: Workshop, later: Workshop, frame: pd.DataFrame) -> bytes:
-    out = frame.copy()
-    for col in out.columns:
-        out[col] = out[col].map(_csv_safe)
-    text = out.to_csv(index=False, lineterminator="\r\n")
-    return ("\ufeff" + text).encode("utf-8", "replace")
+    return csv_bytes(frame)
 
 
 # ---------------------------------------------------------------- xlsx
@@ -117,49 +106,21 @@ def _rounds_frame(earlier: Workshop, later: Workshop) -> pd.DataFrame:
         rows.append({
             _("Round"): processes.round_label(ws), _("Workshop"): ws.title,
             _("Join code"): ws.code, _("Region"): ws.region,
-            _("Voting method"): _method_label(ws.method), _("Phase"): _phase_label(ws.phase),
+            _("Voting method"): method_label(ws.method), _("Phase"): phase_label(ws.phase),
             _("Participants"): processes.participants_of(ws),
         })
     return pd.DataFrame(rows)
 
 
 def _to_xlsx(earlier: Workshop, later: Workshop, frame: pd.DataFrame) -> bytes:
-    from openpyxl.styles import Alignment, Font
-
     names = headers(earlier, later, frame)
-    shown = frame.assign(status=frame["status"].map(status_label))
-    shares = [i for i, c in enumerate(frame.columns, start=1)
-              if any(c.startswith((p, f"earlier_{p}", f"later_{p}")) for p in _SHARES)]
-    shown = shown.rename(columns=names)
-    shown.columns = [_xl_text(str(c)) for c in shown.columns]
-    for col in shown.columns:
-        shown[col] = shown[col].map(_xl_text)
+    shown = frame.assign(status=frame["status"].map(status_label)).rename(columns=names)
+    shares = {names.get(c, c) for c in frame.columns
+              if any(c.startswith((p, f"earlier_{p}", f"later_{p}")) for p in _SHARES)}
     note = pd.DataFrame({_("Note"): [normalisation_note()]})
-    bold = Font(bold=True)
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for title, table in (("Comparison", shown), ("Rounds", _rounds_frame(earlier, later)),
-                             ("Notes", note)):
-            table.to_excel(xw, sheet_name=title, index=False)
-            sheet = xw.sheets[title]
-            for cell in sheet[1]:
-                cell.font = bold
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-            sheet.freeze_panes = "A2"
-            for idx, col in enumerate(table.columns, start=1):
-                letter = sheet.cell(row=1, column=idx).column_letter
-                longest = max([len(str(v)) for v in table[col].tolist()] or [0])
-                sheet.column_dimensions[letter].width = max(10, min(longest + 2, 60))
-            for row in sheet.iter_rows(min_row=2):
-                for cell in row:
-                    if cell.data_type == "f":  # text that looks like a formula stays text
-                        cell.data_type = "s"
-        sheet = xw.sheets["Comparison"]
-        for idx in shares:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=idx, max_col=idx):
-                cell.number_format = "0.0%"
-        xw.sheets["Notes"]["A2"].alignment = Alignment(wrap_text=True, vertical="top")
-    return buf.getvalue()
+    return workbook([Sheet("Comparison", shown, percent=shares),
+                     Sheet("Rounds", _rounds_frame(earlier, later)),
+                     Sheet("Notes", note, wide={_("Note")})])
 
 
 # ---------------------------------------------------------------- markdown
@@ -197,45 +158,46 @@ def split_text(row: dict[str, Any], helices: list[str], labels: dict[str, str]) 
     return "; ".join(parts) or "–"
 
 
-def _to_md(earlier: Workshop, later: Workshop, frame: pd.DataFrame) -> bytes:
+def _blocks(earlier: Workshop, later: Workshop, frame: pd.DataFrame) -> list[tuple]:
     a, b = processes.round_label(earlier), processes.round_label(later)
     rows = processes.comparison_rows(frame)
     helices = frame.attrs.get("helices", [])
     labels = helix_labels(earlier, later)
-    out = [f"# {_md_inline(_('Comparison of rounds: %(a)s → %(b)s', a=a, b=b))}", ""]
-    facts = []
-    for ws in (earlier, later):
-        facts.append(f"**{_md_inline(processes.round_label(ws))}:** "
-                     + _md_inline(f"{ws.title} ({ws.code}) · {_method_label(ws.method)} · "
-                                  f"{_phase_label(ws.phase)} · "
-                                  + ngettext("%(num)s participant", "%(num)s participants",
-                                             processes.participants_of(ws))))
-    out += ["  \n".join(facts), "", _md_block(normalisation_note()), ""]
+    facts = [(processes.round_label(ws),
+              f"{ws.title} ({ws.code}) · {method_label(ws.method)} · {phase_label(ws.phase)} · "
+              + ngettext("%(num)s participant", "%(num)s participants",
+                         processes.participants_of(ws)))
+             for ws in (earlier, later)]
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in
               (processes.KEPT, processes.ADDED, processes.DROPPED)}
-    out += [_md_block(_("Kept: %(kept)s · Added: %(added)s · Dropped: %(dropped)s",
-                        kept=counts["kept"], added=counts["added"],
-                        dropped=counts["dropped"])), ""]
-    out += [f"## {_md_inline(_('Domains'))}", ""]
-    head = [_("Domain"), _("Change"), _("Rank"), _("Share of support"), _("Support change"),
-            _("Consensus"), _("Consensus change"), _("Helix split"), _("Priority")]
-    table = []
-    for r in rows:
-        table.append([
-            r["title"], status_label(r["status"]),
-            arrow(number(r["earlier_rank"]), number(r["later_rank"])),
-            arrow(percent(r["earlier_support"]), percent(r["later_support"])),
-            points(r["support_change"]),
-            arrow(number(r["earlier_consensus"]), number(r["later_consensus"])),
-            number(r["consensus_change"], signed=True),
-            split_text(r, helices, labels),
-            arrow(number(r["earlier_priority"]), number(r["later_priority"])),
-        ])
-    out += _md_table(head, table) + [""]
+    out: list[tuple] = [
+        ("title", _("Comparison of rounds: %(a)s → %(b)s", a=a, b=b)), ("facts", facts),
+        ("p", normalisation_note()),
+        ("p", _("Kept: %(kept)s · Added: %(added)s · Dropped: %(dropped)s",
+                kept=counts["kept"], added=counts["added"], dropped=counts["dropped"])),
+        ("h1", _("Domains")),
+        ("table", [_("Domain"), _("Change"), _("Rank"), _("Share of support"),
+                   _("Support change"), _("Consensus"), _("Consensus change"), _("Helix split"),
+                   _("Priority")], [_row(r, helices, labels) for r in rows])]
     for status, heading in ((processes.ADDED, _("Added in %(round)s", round=b)),
                             (processes.DROPPED, _("Dropped after %(round)s", round=a))):
         items = [r["title"] for r in rows if r["status"] == status]
-        out += [f"## {_md_inline(heading)}", ""]
-        out += [f"- {_md_inline(t)}" for t in items] if items else [_md_block(_("None."))]
-        out += [""]
-    return "\n".join(out).encode("utf-8", "replace")
+        out += [("h1", heading), ("bullets", items) if items else ("p", _("None."))]
+    return out
+
+
+def _row(r: dict[str, Any], helices: list[str], labels: dict[str, str]) -> list[str]:
+    return [
+        r["title"], status_label(r["status"]),
+        arrow(number(r["earlier_rank"]), number(r["later_rank"])),
+        arrow(percent(r["earlier_support"]), percent(r["later_support"])),
+        points(r["support_change"]),
+        arrow(number(r["earlier_consensus"]), number(r["later_consensus"])),
+        number(r["consensus_change"], signed=True),
+        split_text(r, helices, labels),
+        arrow(number(r["earlier_priority"]), number(r["later_priority"])),
+    ]
+
+
+def _to_md(earlier: Workshop, later: Workshop, frame: pd.DataFrame) -> bytes:
+    return md.markdown(_blocks(earlier, later, frame))

@@ -235,8 +235,6 @@ def broadcast_state(workshop_id: int) -> None:
 # differs from what it last saw. In normal operation that repeats each such change once per
 # process a few seconds later (clients apply a state as a whole, so a repeat is harmless).
 
-_resync: dict[str, Any] = {"started": False, "seen": {}}
-
 
 def state_version(workshop_id: int) -> int:
     """The newest facilitator event of the workshop (0: none)."""
@@ -261,7 +259,7 @@ def local_workshops() -> set[int]:
 
 def resync_once() -> list[int]:
     """One check (see above); returns the workshops whose state was sent again."""
-    seen: dict[int, int] = _resync["seen"]
+    seen = hub().resync_seen
     active = local_workshops()
     for gone in set(seen) - active:
         del seen[gone]
@@ -305,10 +303,11 @@ def ensure_resync(workshop_id: int) -> None:
     if (not app.config.get("MESSAGE_QUEUE") or app.testing
             or float(app.config.get("RESYNC_INTERVAL") or 0) <= 0):
         return
-    if workshop_id not in _resync["seen"]:
-        _resync["seen"][workshop_id] = state_version(workshop_id)
-    if not _resync["started"]:
-        _resync["started"] = True
+    state = hub(app)
+    if workshop_id not in state.resync_seen:
+        state.resync_seen[workshop_id] = state_version(workshop_id)
+    if not state.resync_started:
+        state.resync_started = True
         socketio.start_background_task(_resync_loop, app)
 
 
@@ -487,9 +486,16 @@ class Coalesced:
             self.local(workshop_id)
 
 
-schedule_counts = Coalesced("counts", "COUNTS_INTERVAL", broadcast_counts)
-schedule_progress = Coalesced("progress", "COUNTS_INTERVAL", broadcast_progress)
-schedule_state = Coalesced("state", "STATE_INTERVAL", broadcast_state)
+def schedule_counts(workshop_id: int) -> None:
+    hub().counts(workshop_id)
+
+
+def schedule_progress(workshop_id: int) -> None:
+    hub().progress(workshop_id)
+
+
+def schedule_state(workshop_id: int) -> None:
+    hub().state(workshop_id)
 
 
 def comment_added(workshop_id: int, item: dict[str, Any]) -> None:
@@ -526,9 +532,6 @@ def state_changed(workshop_id: int) -> None:
     rules.forget_state(workshop_id)
     schedule_state(workshop_id)
 
-# The latest results computed in this process for each workshop whose results are shown.
-_latest_results: dict[int, dict[str, Any]] = {}
-
 
 def phone_results(results: dict[str, Any]) -> dict[str, Any]:
     """What a phone shows: the contract's keys (the ranking with titles and the split by helix,
@@ -548,14 +551,15 @@ def phone_results(results: dict[str, Any]) -> dict[str, Any]:
 
 def send_phone_results(workshop_id: int, spread: bool = True) -> None:
     """The latest results to every phone group in turn, spread over PHONE_RESULTS_SPREAD."""
-    results = _latest_results.get(workshop_id)
+    latest = hub().latest_results
+    results = latest.get(workshop_id)
     if results is None:
         return
     # Another process may have hidden the results since they were computed here.
     shown = rules.workshop_by_id(workshop_id).results_shown
     end_read()
     if not shown:
-        _latest_results.pop(workshop_id, None)
+        latest.pop(workshop_id, None)
         return
     payload = phone_results(results)
     shards = max(1, int(current_app.config.get("PHONE_SHARDS", 1)))
@@ -566,7 +570,8 @@ def send_phone_results(workshop_id: int, spread: bool = True) -> None:
         socketio.emit("results", payload, to=f"w{workshop_id}.{k}")
 
 
-schedule_phone_results = Throttle("PHONE_RESULTS_INTERVAL", send_phone_results)
+def schedule_phone_results(workshop_id: int) -> None:
+    hub().phone_results(workshop_id)
 
 
 def emit_results(workshop_id: int, everyone_now: bool = False) -> None:
@@ -580,18 +585,46 @@ def emit_results(workshop_id: int, everyone_now: bool = False) -> None:
     public = rules.public_results(ws, results) if shown else None
     end_read()
     socketio.emit("results", results, to=facilitator_room(workshop_id))
+    latest = hub().latest_results
     if not shown:
-        _latest_results.pop(workshop_id, None)
+        latest.pop(workshop_id, None)
         return
     socketio.emit("results", public, to=screen_room(workshop_id))
-    _latest_results[workshop_id] = public
+    latest[workshop_id] = public
     if everyone_now:
         send_phone_results(workshop_id, spread=False)
     else:
         schedule_phone_results(workshop_id)
 
 
-schedule_results = Coalesced("results", "RESULTS_INTERVAL", emit_results)
+def schedule_results(workshop_id: int) -> None:
+    hub().results(workshop_id)
+
+
+class Hub:
+    """This process's broadcast state for one app: the coalesced broadcasts' timers and Redis
+    publishers, the latest public results per workshop (for the phones' slower pace), and the
+    cross-process resync's last seen versions. Bound to the app (`app.extensions`), so two apps
+    in one process (tests) never share timers or results."""
+
+    def __init__(self) -> None:
+        self.counts = Coalesced("counts", "COUNTS_INTERVAL", broadcast_counts)
+        self.progress = Coalesced("progress", "COUNTS_INTERVAL", broadcast_progress)
+        self.state = Coalesced("state", "STATE_INTERVAL", broadcast_state)
+        self.results = Coalesced("results", "RESULTS_INTERVAL", emit_results)
+        self.phone_results = Throttle("PHONE_RESULTS_INTERVAL", send_phone_results)
+        self.latest_results: dict[int, dict[str, Any]] = {}
+        self.resync_seen: dict[int, int] = {}
+        self.resync_started = False
+
+
+def hub(app=None) -> Hub:
+    """The app's `Hub` (made on first use)."""
+    app = app or current_app._get_current_object()
+    found = app.extensions.get("edp_sockets")
+    if found is None:
+        found = app.extensions["edp_sockets"] = Hub()
+    return found
 
 
 def freeze_garbage() -> None:

@@ -108,14 +108,16 @@ def _parse_float(text: str):
     return value if math.isfinite(value) else Unreadable(text)
 
 
-def _finite(obj: Any) -> Any:
-    """The same value with NaN and infinities as null (browsers cannot parse them)."""
+def finite(obj: Any) -> Any:
+    """The same value with NaN and infinities as null, in nested dicts and lists: JSON has no
+    spelling for them (browsers cannot parse them). The one NaN cleaner: socket payloads here,
+    the JSON record in `exports`."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 
@@ -142,7 +144,7 @@ class WireJSON:
         try:
             return _json.dumps(obj, *args, allow_nan=False, **kwargs)
         except ValueError:
-            return _json.dumps(_finite(obj), *args, allow_nan=False, **kwargs)
+            return _json.dumps(finite(obj), *args, allow_nan=False, **kwargs)
 
 
 class WirePacket(socketio_packet.Packet):

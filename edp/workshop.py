@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from . import analysis
+from . import analysis, i18n
 from .extensions import db
 from .models import (
     Comment,
@@ -40,7 +40,7 @@ from .models import (
 PHASES = ["lobby", "propose", "discuss", "vote", "results", "decide", "closed"]
 METHODS = ["dot", "score", "rank"]
 STANCES = ["support", "concern", "question", "evidence"]
-LANGUAGES = ["en", "es", "pt"]
+LANGUAGES = i18n.LANGUAGES
 MODERATION_ACTIONS = ["approve", "hide", "merge"]
 # What the facilitator can do to a comment (`moderate` with a `comment_id`).
 COMMENT_ACTIONS = ["hide", "restore"]

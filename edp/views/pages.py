@@ -31,6 +31,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from .. import exports, jobs, network
 from .. import workshop as rules
 from ..extensions import db
+from ..i18n import LANGUAGE_NAMES
 from ..models import Domain, Priority, Workshop
 from ..sdgs import sdg_items
 from ..ui_strings import ui_strings
@@ -165,9 +166,10 @@ def label_in(item: dict | None, language: str | None = None) -> str:
 
 
 @bp.app_context_processor
-def inject_language() -> dict[str, str]:
-    """`<html lang>` for pages without a workshop (log-in, dashboard, join-code form)."""
-    return {"current_language": str(get_locale() or "en")}
+def inject_language() -> dict[str, object]:
+    """`<html lang>` for pages without a workshop (log-in, dashboard, join-code form), and the
+    languages the pickers offer (`_lang_picker.html`)."""
+    return {"current_language": str(get_locale() or "en"), "languages": LANGUAGE_NAMES}
 
 
 @bp.get("/")
@@ -248,8 +250,7 @@ class CreateWorkshopForm(FlaskForm):
                          description=_l("As the template says when left empty"))
     language = SelectField(
         _l("Language of the workshop"),
-        choices=[("", _l("As the template says")), ("en", "English"), ("es", "Español"),
-                 ("pt", "Português")],
+        choices=[("", _l("As the template says")), *LANGUAGE_NAMES.items()],
         validators=[Optional()],
     )
     method = SelectField(

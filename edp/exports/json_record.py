@@ -1,0 +1,141 @@
+"""The JSON record: the whole workshop in one file (`edp.record` imports it back).
+
+Participants appear as references (`p1`, `p2`, ...) with their helix; in a "named" workshop,
+comments and proposals add the `name` and `organisation` their authors gave. Domains carry
+`merged_into` and `lineage` (the domains that became this one); priorities carry indicators,
+funders and their `evidence`.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import workshop as rules
+from ..sdgs import sdg_label
+from ..validation import finite
+from .snapshot import Snapshot, iso, split_comments
+
+# Version 2 added: comment authors (refs), funders, indicator objects, merge lineage, SDG names,
+# evidence per priority, the anonymity setting. `edp.record` imports versions 1 and 2.
+RECORD_FORMAT, RECORD_VERSION = "edp-live-record", 2
+
+
+def _workshop(snap: Snapshot) -> dict[str, Any]:
+    ws = snap.ws
+    out = {**rules.workshop_dict(ws), "description": (ws.settings or {}).get("description", ""),
+           "settings": ws.settings or {}, "created_at": iso(ws.created_at),
+           "participants_by_helix": rules.helix_counts(ws)}
+    out.pop("server_time", None)  # the live clock for phones; `exported_at` tells it here
+    return out
+
+
+def _domains(snap: Snapshot) -> list[dict[str, Any]]:
+    lineage, n_comments = snap.lineage(), snap.comment_counts()
+    out = []
+    for d in snap.domains:
+        item = rules.domain_dict(d, n_comments.get(d.id, 0))
+        item["proposed_by"] = snap.refs.get(d.participant_id) if d.participant_id else None
+        item["proposer_helix"] = snap.helix_of.get(d.participant_id) if d.participant_id else None
+        if snap.named and d.participant_id:
+            name, org = snap.names.get(d.participant_id, ("", ""))
+            item["proposer_name"], item["proposer_organisation"] = name, org
+        item["sdg_names"] = [sdg_label(n) for n in d.sdgs or []]
+        item["lineage"] = lineage.get(d.id, [])
+        item["created_at"] = iso(d.created_at)
+        out.append(item)
+    return out
+
+
+def _ballots(snap: Snapshot) -> dict[str, dict[str, dict[str, Any]]]:
+    """votes, scores and rankings, each by participant reference."""
+    refs, helix_of = snap.refs, snap.helix_of
+    votes: dict[str, dict[str, Any]] = {}
+    for v in snap.votes:
+        if v.participant_id in refs:
+            entry = votes.setdefault(refs[v.participant_id],
+                                     {"helix": helix_of[v.participant_id], "points": {}})
+            entry["points"][str(v.domain_id)] = v.points
+    scores: dict[str, dict[str, Any]] = {}
+    for s in snap.scores:
+        if s.participant_id in refs:
+            entry = scores.setdefault(refs[s.participant_id],
+                                      {"helix": helix_of[s.participant_id], "values": {}})
+            entry["values"].setdefault(str(s.domain_id), {})[s.criterion] = s.value
+    rankings = {refs[r.participant_id]: {"helix": helix_of[r.participant_id],
+                                         "order": list(r.order or [])}
+                for r in snap.rankings if r.participant_id in refs}
+    return {"votes": votes, "scores": scores, "rankings": rankings}
+
+
+def _evidence(snap: Snapshot, item: dict[str, Any], found: dict[str, list[Any]]) -> dict:
+    result = item["result"] or {}
+    supporting, opposing = split_comments(found)
+    return {
+        "on_ballot": bool(item["result"]),
+        **{key: result.get(key) for key in
+           ("consensus", "spread", "polarised", "one_helix", "supporting_helices")},
+        "warnings": [w for w in snap.results.get("warnings", [])
+                     if w.get("domain_id") == item["domain_id"]],
+        "supporting": [c.id for c in supporting],
+        "opposing": [c.id for c in opposing],
+        "by_stance": {s: [c.id for c in found.get(s, [])] for s in rules.STANCES},
+        "by_helix": {row["helix"]: {k: row[k] for k in ("support", "supporting_comments",
+                                                        "opposing_comments")}
+                     for row in snap.helix_evidence(item, found)},
+    }
+
+
+def _priorities(snap: Snapshot) -> list[dict[str, Any]]:
+    decided_at = {p.domain_id: p.decided_at for p in snap.priorities}
+    out = []
+    for item in snap.priority_items():
+        result = item["result"] or {}
+        evidence = _evidence(snap, item, snap.comments_by_domain.get(item["domain_id"], {}))
+        out.append({**{k: v for k, v in item.items() if k not in ("result", "domain")},
+                    "decided_at": iso(decided_at.get(item["domain_id"])),
+                    "score": result.get("score"), "balanced_score": result.get("balanced_score"),
+                    "by_helix": result.get("by_helix", {}), "voters": result.get("voters", 0),
+                    "evidence": evidence})
+    return out
+
+
+def _comment(snap: Snapshot, c: Any) -> dict[str, Any]:
+    item = {"comment_id": c.id, "domain_id": c.domain_id, "stance": c.stance, "text": c.text,
+            "helix": c.helix, "participant": snap.refs.get(c.participant_id),
+            "at": iso(c.created_at)}
+    if getattr(c, "hidden", False):
+        item["hidden"] = True  # hidden by the facilitator: kept in the record, out of the room
+    if snap.named:
+        item["name"], item["organisation"] = snap.names.get(c.participant_id, ("", ""))
+    return item
+
+
+def _event(snap: Snapshot, e: Any) -> dict[str, Any]:
+    return {"id": e.id, "at": iso(e.at), "kind": e.kind, "actor_role": e.actor_role,
+            "helix": e.helix,
+            "participant": snap.refs.get(e.participant_id) if e.participant_id is not None
+            else None,
+            "payload": e.payload or {}}
+
+
+def record_dict(snap: Snapshot) -> dict[str, Any]:
+    """The whole workshop as one JSON-ready dict."""
+    return finite({
+        "format": RECORD_FORMAT,
+        "version": RECORD_VERSION,
+        "exported_at": iso(snap.exported_at),
+        "workshop": _workshop(snap),
+        "domains": _domains(snap),
+        "comments": [_comment(snap, c) for c in snap.all_comments],
+        "participants": [{"ref": snap.refs[p.id], "helix": p.helix,
+                          "joined_at": iso(p.created_at)} for p in snap.participants],
+        **_ballots(snap),
+        "priorities": _priorities(snap),
+        "results": snap.results,
+        "events": [_event(snap, e) for e in snap.events],
+    })
+
+
+def json_bytes(snap: Snapshot) -> bytes:
+    text = json.dumps(record_dict(snap), ensure_ascii=False, indent=2, default=str)
+    return text.encode("utf-8", "replace")

@@ -1,0 +1,151 @@
+"""Translated words and numbers the exports share (call them inside `force_locale`)."""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+
+from ..models import Domain, Workshop
+from .snapshot import Snapshot, indicator_parts
+
+
+def stance_label(stance: str) -> str:
+    return {"support": _("Support"), "concern": _("Concern"), "question": _("Question"),
+            "evidence": _("Evidence")}.get(stance, stance)
+
+
+def status_label(status: str) -> str:
+    return {"approved": _("Approved"), "pending": _("Waiting for approval"),
+            "hidden": _("Hidden"), "merged": _("Merged")}.get(status, status)
+
+
+def phase_label(phase: str) -> str:
+    return {"lobby": _("Lobby"), "propose": _("Propose"), "discuss": _("Discuss"),
+            "vote": _("Vote"), "results": _("Results"), "decide": _("Decide"),
+            "closed": _("Closed")}.get(phase, phase)
+
+
+def method_label(method: str) -> str:
+    return {"dot": _("Dot voting"), "score": _("Multi-criteria scoring"),
+            "rank": _("Ranking")}.get(method, method)
+
+
+def role_label(role: str) -> str:
+    return {"participant": _("Participant"), "facilitator": _("Facilitator"),
+            "system": _("System")}.get(role, role)
+
+
+def disagree_label() -> str:
+    """The pages' words for a polarised domain (ui_strings `warn_polarised`)."""
+    return _("Helices disagree")
+
+
+def method_text(ws: Workshop) -> str:
+    """One sentence on how the scores were made, for the reports."""
+    if ws.method == "dot":
+        text = _("Each participant spread %(budget)s points over the domains; the score is the "
+                 "total of points, and each helix's support is its points per voter.",
+                 budget=ws.budget)
+    elif ws.method == "score":
+        criteria = ", ".join(f"{c['label']} ({format_decimal(c['weight'], '0.##')})"
+                             for c in ws.criteria)
+        text = _("Each participant scored the domains from 1 to 5 on every criterion (%(criteria)s); "
+                 "the score is the mean of the participants' weighted means.", criteria=criteria)
+    else:
+        text = _("Each participant ranked the domains; the score is the Borda count (with m "
+                 "domains, position i earns m - i points), and each helix's support is its "
+                 "points per voter.")
+    return text + " " + _("The helix-balanced score gives every helix with voters the same "
+                          "weight, whatever its head count.")
+
+
+def anonymity_text(snap: Snapshot) -> str:
+    if snap.named:
+        return _("Named: comments and proposals show the names and organisations participants "
+                 "gave; the deliberation timeline stays anonymous.")
+    return _("Anonymous: participants appear by helix only.")
+
+
+def num(value: Any) -> str:
+    """A number for people, in the workshop's locale ("–" when there is none)."""
+    if value is None or value is pd.NA:
+        return "–"
+    value = float(value)
+    if math.isnan(value):
+        return "–"
+    return format_decimal(value, format="#,##0.##")
+
+
+def date(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+def time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else ""
+
+
+def clock(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None and not pd.isna(value) else ""
+
+
+def indicator_text(item: Any) -> str:
+    """"Hectares irrigated (baseline 1200, target 5000)"; a plain string stays as it is."""
+    name, baseline, target = indicator_parts(item)
+    extra = []
+    if baseline:
+        extra.append(_("baseline %(value)s", value=baseline))
+    if target:
+        extra.append(_("target %(value)s", value=target))
+    return f"{name} ({', '.join(extra)})" if extra else name
+
+
+def domain_warnings(snap: Snapshot, domain_id: int) -> list[str]:
+    """The results' warnings about one domain, as sentences."""
+    labels = snap.helix_labels
+    out = []
+    for w in snap.results.get("warnings", []):
+        if w.get("domain_id") != domain_id:
+            continue
+        if w.get("code") == "one_helix":
+            out.append(_("All its support comes from one helix: %(helix)s.",
+                         helix=labels.get(w.get("helix"), w.get("helix"))))
+        elif w.get("code") == "polarised":
+            out.append(_("Helices disagree: the least supportive helix gives it less than a "
+                         "quarter of what the most supportive one gives."))
+    return out
+
+
+def representation_warnings(snap: Snapshot) -> list[str]:
+    labels = snap.helix_labels
+    return [
+        _("%(helix)s is under-represented (%(n)s joined).",
+          helix=labels.get(w["helix"], w["helix"]), n=w.get("present", 0))
+        for w in snap.results.get("warnings", []) if w.get("code") == "under_represented"
+    ]
+
+
+def evidence_line(result: dict[str, Any]) -> str:
+    """Score, balanced score, voters and consensus in one line."""
+    parts = [
+        f"{_('Score')}: {num(result['score'])}",
+        f"{_('Helix-balanced score')}: {num(result['balanced_score'])}",
+        f"{_('Voters')}: {result['voters']}",
+    ]
+    if "consensus" in result:
+        parts.append(f"{_('Consensus')}: {num(result['consensus'])}")
+        parts.append(f"{_('Spread')}: {num(result.get('spread'))}")
+    return " · ".join(parts)
+
+
+def proposer(snap: Snapshot, d: Domain | None) -> str:
+    if d is None:
+        return ""
+    if d.seed or d.participant_id is None:
+        return _("From the regional diagnosis")
+    helix = snap.helix_labels.get(snap.helix_of.get(d.participant_id, ""), "")
+    who = snap.author(d.participant_id)
+    return f"{who}, {helix}" if who else _("A participant from %(helix)s", helix=helix)

@@ -69,6 +69,7 @@ class Report:
         return notes
 
     def cover(self) -> list[tuple]:
+        """The essentials on one page: the facts, participation by helix and the short list."""
         ws, snap = self.snap.ws, self.snap
         part = self.frames["Participation"]
         out = [("title", ws.title), ("p", subject()), ("facts", [
@@ -82,17 +83,30 @@ class Report:
         description = (ws.settings or {}).get("description")
         if description:
             out.append(("p", description))
-        out.append(("p", _("Exported from EDP Live on %(when)s.", when=iso(snap.exported_at))))
+        out += [("h2", _("Participation by helix")), self.participation_table(),
+                ("h2", _("Priorities")), self.short_list(),
+                ("p", _("Exported from EDP Live on %(when)s.", when=iso(snap.exported_at)))]
         return out + [("pagebreak",)]
+
+    def participation_table(self) -> tuple:
+        part = self.frames["Participation"]
+        rows = [[r.label, r.participants, r.voters] for r in part.itertuples()]
+        rows.append([_("Total"), int(part["participants"].sum()), int(part["voters"].sum())])
+        return ("table", [_("Helix"), _("Participants"), _("Voters")], rows)
+
+    def short_list(self) -> tuple:
+        """The priorities by rank with their scores (the cover's short list)."""
+        if not self.items:
+            return ("p", _("No priorities have been decided yet."))
+        return ("table", [_("Rank"), _("Domain"), _("Score"), _("Helix-balanced score")],
+                [[i["rank"], i["title"], num((i["result"] or {}).get("score")),
+                  num((i["result"] or {}).get("balanced_score"))] for i in self.items])
 
     def participation(self) -> list[tuple]:
         ws, part = self.snap.ws, self.frames["Participation"]
-        rows = [[r.label, r.participants, r.voters] for r in part.itertuples()]
-        rows.append([_("Total"), int(part["participants"].sum()), int(part["voters"].sum())])
         out = [("h1", _("Method and participation")),
                ("p", f"{method_label(ws.method)}. {method_text(ws)}"),
-               ("p", anonymity_text(self.snap)),
-               ("table", [_("Helix"), _("Participants"), _("Voters")], rows)]
+               ("p", anonymity_text(self.snap))]  # the table is on the cover
         if self.charts:
             out.append(("chart", charts.participation_png(self.snap, part)))
         under = representation_warnings(self.snap)

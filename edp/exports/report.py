@@ -32,7 +32,7 @@ from .labels import (
     status_label,
     time,
 )
-from .snapshot import Snapshot, indicator_parts, iso, split_comments, stances_in_order
+from .snapshot import Snapshot, indicator_parts, split_comments, stances_in_order
 
 SECTIONS = ("cover", "participation", "results", "priorities", "domain_sheets", "long_list",
             "deliberation", "all_domains", "timeline")
@@ -85,7 +85,8 @@ class Report:
             out.append(("p", description))
         out += [("h2", _("Participation by helix")), self.participation_table(),
                 ("h2", _("Priorities")), self.short_list(),
-                ("p", _("Exported from EDP Live on %(when)s.", when=iso(snap.exported_at)))]
+                ("p", _("Exported from EDP Live on %(when)s.",
+                        when=f"{snap.exported_at:%Y-%m-%d %H:%M} UTC"))]
         return out + [("pagebreak",)]
 
     def participation_table(self) -> tuple:

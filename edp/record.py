@@ -272,9 +272,22 @@ def import_record(record: dict[str, Any], facilitator: Facilitator,
 
 
 def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
+    """Create the rows in dependency order; each step remaps the recorded ids to the new ones."""
     if record.get("format") != RECORD_FORMAT or record.get("version") not in SUPPORTED_VERSIONS:
         raise RecordError("not a supported EDP Live record")
-    w = record["workshop"]
+    importer = _Importer(record, _workshop_row(record["workshop"], facilitator))
+    importer.participants()
+    importer.domains()
+    importer.comments()
+    importer.ballots()
+    importer.priorities()
+    importer.events()
+    db.session.flush()
+    return importer.ws
+
+
+def _workshop_row(w: dict[str, Any], facilitator: Facilitator) -> Workshop:
+    """The workshop itself (a new id and join code), flushed so that rows can refer to it."""
     helices = [{"key": str(h["key"]), "label": str(h["label"]), **_labels(h)}
                for h in w["helices"]]
     if not helices:
@@ -291,8 +304,6 @@ def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
     settings.setdefault("description", w.get("description", ""))
     if settings.get("anonymity", "anonymous") not in rules.ANONYMITY:
         raise RecordError(f"anonymity must be one of {list(rules.ANONYMITY)}")
-    named = settings.get("anonymity") == "named"
-
     ws = Workshop(
         code=rules.new_code(),
         title=str(w["title"])[:200],
@@ -316,165 +327,206 @@ def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
         ws.phase_ends_at = _time(w["phase_ends_at"])
     db.session.add(ws)
     db.session.flush()
+    return ws
 
-    # Participants: references with their helix; names only from a "named" record.
-    names: dict[str, tuple[str, str]] = {}
-    if named:
-        for d in record.get("domains", []):
+
+class _Importer:
+    """The rows of one record, created step by step, with the maps from recorded ids to new
+    ones (participants by reference, domains and comments by id)."""
+
+    def __init__(self, record: dict[str, Any], ws: Workshop):
+        self.record, self.ws = record, ws
+        self.people: dict[str, Participant] = {}
+        self.dmap: dict[int, int] = {}
+        self.cmap: dict[int, int] = {}
+
+    def person(self, ref: Any, what: str) -> Participant:
+        if ref not in self.people:
+            raise RecordError(f"{what}: unknown participant {ref!r}")
+        return self.people[ref]
+
+    def domain_id(self, value: Any, what: str) -> int:
+        old = _int(value, what)
+        if old not in self.dmap:
+            raise RecordError(f"{what}: unknown domain {old}")
+        return self.dmap[old]
+
+    def _names(self) -> dict[str, tuple[str, str]]:
+        """Names and organisations, only from a "named" record."""
+        names: dict[str, tuple[str, str]] = {}
+        if self.ws.settings.get("anonymity") != "named":
+            return names
+        for d in self.record.get("domains", []):
             if d.get("proposed_by") and (d.get("proposer_name") or d.get("proposer_organisation")):
                 names[d["proposed_by"]] = (d.get("proposer_name") or "",
                                            d.get("proposer_organisation") or "")
-        for c in record.get("comments", []):
+        for c in self.record.get("comments", []):
             if c.get("participant") and (c.get("name") or c.get("organisation")):
                 names[c["participant"]] = (c.get("name") or "", c.get("organisation") or "")
-    people: dict[str, Participant] = {}
-    for item in record.get("participants", []):
-        ref = str(item["ref"])
-        if ref in people:
-            raise RecordError(f"participant {ref} appears twice")
-        name, org = names.get(ref, ("", ""))
-        p = Participant(workshop_id=ws.id, token=secrets.token_urlsafe(24),
-                        helix=str(item["helix"])[:40], name=name[:120], organisation=org[:200])
-        if item.get("joined_at"):
-            p.created_at = _time(item["joined_at"])
-        people[ref] = p
-    db.session.add_all(people.values())
-    db.session.flush()
+        return names
 
-    def person(ref: Any, what: str) -> Participant:
-        if ref not in people:
-            raise RecordError(f"{what}: unknown participant {ref!r}")
-        return people[ref]
+    def participants(self) -> None:
+        names = self._names()
+        for item in self.record.get("participants", []):
+            ref = str(item["ref"])
+            if ref in self.people:
+                raise RecordError(f"participant {ref} appears twice")
+            name, org = names.get(ref, ("", ""))
+            p = Participant(workshop_id=self.ws.id, token=secrets.token_urlsafe(24),
+                            helix=str(item["helix"])[:40], name=name[:120],
+                            organisation=org[:200])
+            if item.get("joined_at"):
+                p.created_at = _time(item["joined_at"])
+            self.people[ref] = p
+        db.session.add_all(self.people.values())
+        db.session.flush()
 
-    # Domains, in id order; merges once every domain has its new id.
-    recorded = sorted(record.get("domains", []), key=lambda d: _int(d["domain_id"], "domain"))
-    dmap: dict[int, int] = {}
-    rows: list[tuple[dict, Domain]] = []
-    for d in recorded:
+    def _domain_row(self, d: dict[str, Any]) -> Domain:
         status = d.get("status", "approved")
         if status not in STATUSES:
             raise RecordError(f"domain {d['domain_id']}: unknown status {status!r}",
-                              f"domains[{record['domains'].index(d)}].status")
+                              f"domains[{self.record['domains'].index(d)}].status")
         row = Domain(
-            workshop_id=ws.id,
+            workshop_id=self.ws.id,
             title=str(d["title"])[:200],
             description=str(d.get("description") or ""),
             rationale=str(d.get("rationale") or ""),
             sdgs=sorted({int(s) for s in d.get("sdgs") or [] if 1 <= int(s) <= 17}),
             status=status,
             seed=bool(d.get("seed")),
-            participant_id=person(d["proposed_by"], "domain").id if d.get("proposed_by") else None,
+            participant_id=(self.person(d["proposed_by"], "domain").id
+                            if d.get("proposed_by") else None),
         )
         if d.get("created_at"):
             row.created_at = _time(d["created_at"])
-        db.session.add(row)
+        return row
+
+    def domains(self) -> None:
+        """Domains in id order; merges once every domain has its new id."""
+        recorded = sorted(self.record.get("domains", []),
+                          key=lambda d: _int(d["domain_id"], "domain"))
+        rows: list[tuple[dict, Domain]] = []
+        for d in recorded:
+            row = self._domain_row(d)
+            db.session.add(row)
+            db.session.flush()
+            old = _int(d["domain_id"], "domain")
+            if old in self.dmap:
+                raise RecordError(f"domain {old} appears twice")
+            self.dmap[old] = row.id
+            rows.append((d, row))
+        for d, row in rows:
+            if d.get("merged_into") is not None:
+                target = _int(d["merged_into"], "merged_into")
+                if target not in self.dmap:
+                    raise RecordError(f"domain {d['domain_id']} is merged into unknown {target}")
+                row.merged_into_id = self.dmap[target]
+
+    def comments(self) -> None:
+        """The author from the comment, or in a version 1 record from its event."""
+        authors = {
+            (e.get("payload") or {}).get("comment_id"): e.get("participant")
+            for e in self.record.get("events", []) if e.get("kind") == "comment"
+        }
+        rows: dict[int, Comment] = {}
+        for c in sorted(self.record.get("comments", []),
+                        key=lambda c: _int(c["comment_id"], "comment")):
+            ref = c.get("participant") or authors.get(c["comment_id"])
+            row = Comment(workshop_id=self.ws.id,
+                          domain_id=self.domain_id(c["domain_id"], "comment"),
+                          participant_id=self.person(ref, f"comment {c['comment_id']}").id,
+                          stance=str(c["stance"]), text=str(c["text"]),
+                          hidden=c.get("hidden") is True)
+            if c.get("at"):
+                row.created_at = _time(c["at"])
+            old = _int(c["comment_id"], "comment")
+            if old in rows:
+                raise RecordError(f"comment {old} appears twice")
+            rows[old] = row
+        db.session.add_all(rows.values())
         db.session.flush()
-        old = _int(d["domain_id"], "domain")
-        if old in dmap:
-            raise RecordError(f"domain {old} appears twice")
-        dmap[old] = row.id
-        rows.append((d, row))
-    for d, row in rows:
-        if d.get("merged_into") is not None:
-            target = _int(d["merged_into"], "merged_into")
-            if target not in dmap:
-                raise RecordError(f"domain {d['domain_id']} is merged into unknown {target}")
-            row.merged_into_id = dmap[target]
+        self.cmap = {old: row.id for old, row in rows.items()}
 
-    def domain_id(value: Any, what: str) -> int:
-        old = _int(value, what)
-        if old not in dmap:
-            raise RecordError(f"{what}: unknown domain {old}")
-        return dmap[old]
+    def _votes(self, seen: set[tuple]) -> list[dict[str, Any]]:
+        votes = []
+        for ref, entry in (self.record.get("votes") or {}).items():
+            for did, points in (entry.get("points") or {}).items():
+                row = {"workshop_id": self.ws.id, "participant_id": self.person(ref, "votes").id,
+                       "domain_id": self.domain_id(did, "votes"), "points": _int(points, "points")}
+                if ("v", ref, row["domain_id"]) in seen:
+                    raise RecordError(f"a second vote of {ref} for domain {did}",
+                                      f"votes.{ref}.points.{did}")
+                seen.add(("v", ref, row["domain_id"]))
+                votes.append(row)
+        return votes
 
-    # Comments (the author from the comment, or in a version 1 record from its event).
-    authors = {
-        (e.get("payload") or {}).get("comment_id"): e.get("participant")
-        for e in record.get("events", []) if e.get("kind") == "comment"
-    }
-    new_comments: dict[int, Comment] = {}
-    for c in sorted(record.get("comments", []), key=lambda c: _int(c["comment_id"], "comment")):
-        ref = c.get("participant") or authors.get(c["comment_id"])
-        row = Comment(workshop_id=ws.id, domain_id=domain_id(c["domain_id"], "comment"),
-                      participant_id=person(ref, f"comment {c['comment_id']}").id,
-                      stance=str(c["stance"]), text=str(c["text"]),
-                      hidden=c.get("hidden") is True)
-        if c.get("at"):
-            row.created_at = _time(c["at"])
-        old = _int(c["comment_id"], "comment")
-        if old in new_comments:
-            raise RecordError(f"comment {old} appears twice")
-        new_comments[old] = row
-    db.session.add_all(new_comments.values())
-    db.session.flush()
-    cmap = {old: row.id for old, row in new_comments.items()}
+    def _scores(self, seen: set[tuple]) -> list[dict[str, Any]]:
+        scores = []
+        for ref, entry in (self.record.get("scores") or {}).items():
+            for did, values in (entry.get("values") or {}).items():
+                for criterion, value in values.items():
+                    row = {"workshop_id": self.ws.id,
+                           "participant_id": self.person(ref, "scores").id,
+                           "domain_id": self.domain_id(did, "scores"),
+                           "criterion": str(criterion), "value": _int(value, "score")}
+                    key = ("s", ref, row["domain_id"], row["criterion"])
+                    if key in seen:
+                        raise RecordError(f"a second score of {ref} for domain {did}",
+                                          f"scores.{ref}.values.{did}.{criterion}")
+                    seen.add(key)
+                    scores.append(row)
+        return scores
 
-    # Ballots: one vote per participant and domain, one score per criterion, a domain once
-    # in a ranking (the database would refuse the first two, halfway through the import).
-    votes, scores, rankings = [], [], []
-    seen: set[tuple] = set()
-    for ref, entry in (record.get("votes") or {}).items():
-        for did, points in (entry.get("points") or {}).items():
-            row = {"workshop_id": ws.id, "participant_id": person(ref, "votes").id,
-                   "domain_id": domain_id(did, "votes"), "points": _int(points, "points")}
-            if ("v", ref, row["domain_id"]) in seen:
-                raise RecordError(f"a second vote of {ref} for domain {did}",
-                                  f"votes.{ref}.points.{did}")
-            seen.add(("v", ref, row["domain_id"]))
-            votes.append(row)
-    for ref, entry in (record.get("scores") or {}).items():
-        for did, values in (entry.get("values") or {}).items():
-            for criterion, value in values.items():
-                row = {"workshop_id": ws.id, "participant_id": person(ref, "scores").id,
-                       "domain_id": domain_id(did, "scores"), "criterion": str(criterion),
-                       "value": _int(value, "score")}
-                key = ("s", ref, row["domain_id"], row["criterion"])
-                if key in seen:
-                    raise RecordError(f"a second score of {ref} for domain {did}",
-                                      f"scores.{ref}.values.{did}.{criterion}")
-                seen.add(key)
-                scores.append(row)
-    for ref, entry in (record.get("rankings") or {}).items():
-        order = [domain_id(x, "ranking") for x in entry.get("order") or []]
-        if len(set(order)) != len(order):
-            n = next(i for i, x in enumerate(order) if x in order[:i])
-            raise RecordError("a domain ranked twice", f"rankings.{ref}.order[{n}]")
-        rankings.append({"workshop_id": ws.id, "participant_id": person(ref, "rankings").id,
-                         "order": order})
-    for model, items in ((Vote, votes), (Score, scores), (Ranking, rankings)):
-        if items:
-            db.session.execute(sa.insert(model), items)
+    def _rankings(self) -> list[dict[str, Any]]:
+        rankings = []
+        for ref, entry in (self.record.get("rankings") or {}).items():
+            order = [self.domain_id(x, "ranking") for x in entry.get("order") or []]
+            if len(set(order)) != len(order):
+                n = next(i for i, x in enumerate(order) if x in order[:i])
+                raise RecordError("a domain ranked twice", f"rankings.{ref}.order[{n}]")
+            rankings.append({"workshop_id": self.ws.id,
+                             "participant_id": self.person(ref, "rankings").id, "order": order})
+        return rankings
 
-    # Priorities.
-    decided: set[int] = set()
-    for n, p in enumerate(record.get("priorities", [])):
-        if domain_id(p["domain_id"], "priority") in decided:
-            raise RecordError(f"domain {p['domain_id']} is a priority twice",
-                              f"priorities[{n}].domain_id")
-        decided.add(domain_id(p["domain_id"], "priority"))
-        row = Priority(workshop_id=ws.id, domain_id=domain_id(p["domain_id"], "priority"),
-                       rank=_int(p["rank"], "rank"), rationale=str(p["rationale"]),
-                       indicators=list(p.get("indicators") or []),
-                       funders=[str(f) for f in p.get("funders") or []])
-        if p.get("decided_at"):
-            row.decided_at = _time(p["decided_at"])
-        db.session.add(row)
+    def ballots(self) -> None:
+        """One vote per participant and domain, one score per criterion, a domain once in a
+        ranking (the database would refuse the first two, halfway through the import)."""
+        seen: set[tuple] = set()
+        for model, items in ((Vote, self._votes(seen)), (Score, self._scores(seen)),
+                             (Ranking, self._rankings())):
+            if items:
+                db.session.execute(sa.insert(model), items)
 
-    # The event log, in order, with its times and the new ids.
-    dom, com = _lookup(dmap), _lookup(cmap)
-    events = []
-    for e in sorted(record.get("events", []), key=lambda e: _int(e["id"], "event")):
-        ref = e.get("participant")
-        events.append({
-            "workshop_id": ws.id,
-            "at": _time(e.get("at")) or ws.created_at,
-            "kind": str(e["kind"])[:20],
-            "actor_role": str(e.get("actor_role") or "system")[:12],
-            "helix": e.get("helix"),
-            "participant_id": person(ref, "event").id if ref is not None else None,
-            "payload": remap_payload(str(e["kind"]), e.get("payload") or {}, dom, com),
-        })
-    if events:
-        db.session.execute(sa.insert(Event), events)
-    db.session.flush()
-    return ws
+    def priorities(self) -> None:
+        decided: set[int] = set()
+        for n, p in enumerate(self.record.get("priorities", [])):
+            domain = self.domain_id(p["domain_id"], "priority")
+            if domain in decided:
+                raise RecordError(f"domain {p['domain_id']} is a priority twice",
+                                  f"priorities[{n}].domain_id")
+            decided.add(domain)
+            row = Priority(workshop_id=self.ws.id, domain_id=domain,
+                           rank=_int(p["rank"], "rank"), rationale=str(p["rationale"]),
+                           indicators=list(p.get("indicators") or []),
+                           funders=[str(f) for f in p.get("funders") or []])
+            if p.get("decided_at"):
+                row.decided_at = _time(p["decided_at"])
+            db.session.add(row)
+
+    def events(self) -> None:
+        """The event log, in order, with its times and the new ids."""
+        dom, com = _lookup(self.dmap), _lookup(self.cmap)
+        events = []
+        for e in sorted(self.record.get("events", []), key=lambda e: _int(e["id"], "event")):
+            ref = e.get("participant")
+            events.append({
+                "workshop_id": self.ws.id,
+                "at": _time(e.get("at")) or self.ws.created_at,
+                "kind": str(e["kind"])[:20],
+                "actor_role": str(e.get("actor_role") or "system")[:12],
+                "helix": e.get("helix"),
+                "participant_id": self.person(ref, "event").id if ref is not None else None,
+                "payload": remap_payload(str(e["kind"]), e.get("payload") or {}, dom, com),
+            })
+        if events:
+            db.session.execute(sa.insert(Event), events)

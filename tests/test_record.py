@@ -18,6 +18,7 @@ from edp import record as rec
 from edp import workshop as rules
 from edp.extensions import db
 from edp.models import Comment, Event, Facilitator, Participant, Workshop
+from edp.record_schema import first_error
 from edp.replay import events_from_db, results_from_events, workshop_dict_for_replay
 
 
@@ -78,6 +79,8 @@ def import_into(app, data: bytes, email: str = "fac@example.org") -> dict:
 def test_import_recreates_the_workshop_and_round_trips(app, world, kind):
     info = BUILDERS[kind](app, world)
     original = json.loads(export(app, info["id"], "json")[0])
+    # Every export holds to the published schema (docs/record.schema.json, made from these models).
+    assert first_error(original) is None, first_error(original)
     copy = import_into(app, export(app, info["id"], "json")[0])
     assert copy["id"] != info["id"] and copy["code"] != info["code"]
     again = json.loads(export(app, copy["id"], "json")[0])

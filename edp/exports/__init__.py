@@ -23,12 +23,12 @@ translated into the workshop's language (sheet names stay in English).
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import pandas as pd
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from ..i18n import fold_accents
 from ..models import Workshop
 from . import xlsx_writer
 from .csv_writer import csv_bytes
@@ -73,7 +73,7 @@ def filename(ws: Workshop, fmt: str) -> str:
 
 def slug(text: str, limit: int = 60) -> str:
     """ASCII, lower case, words joined by hyphens: "Riego de precisión" -> "riego-de-precision"."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    ascii_text = fold_accents(text).encode("ascii", "ignore").decode("ascii")
     words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return words[:limit].rstrip("-") or "workshop"
 

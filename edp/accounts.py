@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
-from .extensions import db, socketio
+from .extensions import bound, db, socketio
 from .models import Facilitator, Workshop
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,4 @@ class LoginGuard:
 
 
 def login_guard() -> LoginGuard:
-    app = current_app._get_current_object()
-    guard = app.extensions.get("edp_login_guard")
-    if guard is None:
-        guard = app.extensions["edp_login_guard"] = LoginGuard(app)
-    return guard
+    return bound("edp_login_guard", LoginGuard)

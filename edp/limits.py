@@ -20,6 +20,8 @@ from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from .extensions import bound
+
 
 def window(burst: float, rate: float) -> RateLimitItem:
     """A token bucket's settings (`burst`, refilled at `rate` a second) as a window: `burst`
@@ -81,11 +83,7 @@ class Limits:
 
 
 def app_limits(app: Flask | None = None) -> Limits:
-    app = app or current_app._get_current_object()
-    found = app.extensions.get("edp_limits")
-    if found is None:
-        found = app.extensions["edp_limits"] = Limits()
-    return found
+    return bound("edp_limits", lambda _app: Limits(), app)
 
 
 def rate_ok(setting: str, *keys: str) -> tuple[bool, int]:
@@ -140,11 +138,7 @@ class JoinGuard:
 
 
 def join_guard() -> JoinGuard:
-    app = current_app._get_current_object()
-    guard = app.extensions.get("edp_join_guard")
-    if guard is None:
-        guard = app.extensions["edp_join_guard"] = JoinGuard(app)
-    return guard
+    return bound("edp_join_guard", JoinGuard)
 
 
 def client_address() -> str:

@@ -21,7 +21,7 @@ from flask_socketio import join_room, leave_room
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import workshop as rules
-from .extensions import db, socketio
+from .extensions import bound, db, socketio
 from .limits import app_limits, client_address, join_guard, rate_ok, window
 from .models import Domain, Participant
 from .validation import CLIENT_ID, ID, Field, validate
@@ -620,11 +620,7 @@ class Hub:
 
 def hub(app=None) -> Hub:
     """The app's `Hub` (made on first use)."""
-    app = app or current_app._get_current_object()
-    found = app.extensions.get("edp_sockets")
-    if found is None:
-        found = app.extensions["edp_sockets"] = Hub()
-    return found
+    return bound("edp_sockets", lambda _app: Hub(), app)
 
 
 def freeze_garbage() -> None:

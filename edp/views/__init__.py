@@ -1,5 +1,6 @@
 """HTTP views, one blueprint per face of the app."""
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
 
 from .. import jobs
@@ -45,7 +46,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(jobs.Busy)
     def busy(exc):
         # Every worker for heavy jobs is taken (edp/jobs.py): say so, and when to come back.
-        return render_template("jobs_busy.html"), 503, {"Retry-After": "5"}
+        reason = _("Other exports or imports are being prepared. Try again in a moment.")
+        return render_template("busy.html", reason=reason), 503, {"Retry-After": "5"}
 
     @app.errorhandler(OperationalError)
     def database_busy(exc):
@@ -60,7 +62,8 @@ def register(app: Flask) -> None:
                 "Retry-After": "2"}
         from flask_babel import get_locale
 
-        html = render_template("busy.html", lang=str(get_locale() or "en"))
+        html = render_template("busy.html", lang=str(get_locale() or "en"),
+                               reason=rules.MESSAGES["busy"])
         return html, 503, {"Retry-After": "2"}
 
     @app.after_request

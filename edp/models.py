@@ -132,6 +132,63 @@ class Participant(db.Model):
     organisation: Mapped[str] = mapped_column(sa.String(200), default="")
     language: Mapped[str] = mapped_column(sa.String(5), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Joined through a personal invitation: the helix is the organiser's, not self-declared.
+    invitation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("invitation.id"),
+        default=None)
+
+    @property
+    def invited(self) -> bool:
+        return self.invitation_id is not None
+
+
+class Invitation(db.Model):
+    """A personal invitation: the organiser assigns the helix; the token is the invitee's
+    key to the workshop (`join` `{code, invite}`)."""
+
+    __tablename__ = "invitation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120), default="")
+    organisation: Mapped[str] = mapped_column(sa.String(200), default="")
+    helix: Mapped[str] = mapped_column(sa.String(40))
+    email: Mapped[str] = mapped_column(sa.String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Statement(db.Model):
+    """A vision statement ("In 2035 the region..."), written in the `vision` phase."""
+
+    __tablename__ = "statement"
+    __table_args__ = (
+        sa.UniqueConstraint("participant_id", "client_id", name="uq_statement_client"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    # None: written by the facilitator or carried from an earlier round.
+    participant_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("participant.id"), default=None)
+    text: Mapped[str] = mapped_column(sa.Text)
+    adopted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    client_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    carried_from_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("statement.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reaction(db.Model):
+    """One participant's agree / disagree / pass on one statement (set, not added)."""
+
+    __tablename__ = "reaction"
+    __table_args__ = (sa.UniqueConstraint("participant_id", "statement_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    statement_id: Mapped[int] = mapped_column(sa.ForeignKey("statement.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"))
+    reaction: Mapped[str] = mapped_column(sa.String(8))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Domain(db.Model):
@@ -175,6 +232,39 @@ class Comment(db.Model):
     # Hidden by the facilitator: out of every participant's and the projector's view and of
     # the exports' evidence; the JSON record keeps it, marked hidden.
     hidden: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class SwotItem(db.Model):
+    """A strength, weakness, opportunity or threat of a domain, with the author's helix."""
+
+    __tablename__ = "swot_item"
+    __table_args__ = (sa.UniqueConstraint("participant_id", "client_id", name="uq_swot_client"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domain.id"), index=True)
+    participant_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("participant.id"), default=None)
+    # strength | weakness | opportunity | threat
+    quadrant: Mapped[str] = mapped_column(sa.String(12))
+    text: Mapped[str] = mapped_column(sa.Text)
+    helix: Mapped[str | None] = mapped_column(sa.String(40), default=None)
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    client_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Funding(db.Model):
+    """A funder's signal on a domain: yes / maybe / no, and optionally an instrument."""
+
+    __tablename__ = "funding"
+    __table_args__ = (sa.UniqueConstraint("participant_id", "domain_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domain.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"))
+    signal: Mapped[str] = mapped_column(sa.String(6))
+    instrument: Mapped[str] = mapped_column(sa.String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Vote(db.Model):

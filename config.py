@@ -104,9 +104,15 @@ class Config:
     COMMENTS_PER_WORKSHOP = int(os.environ.get("EDP_COMMENTS_PER_WORKSHOP", "3000"))
     PROPOSALS_PER_PARTICIPANT = int(os.environ.get("EDP_PROPOSALS_PER_PARTICIPANT", "10"))
     PROPOSALS_PER_WORKSHOP = int(os.environ.get("EDP_PROPOSALS_PER_WORKSHOP", "300"))
+    STATEMENTS_PER_PARTICIPANT = int(os.environ.get("EDP_STATEMENTS_PER_PARTICIPANT", "5"))
+    STATEMENTS_PER_WORKSHOP = int(os.environ.get("EDP_STATEMENTS_PER_WORKSHOP", "300"))
+    SWOT_PER_PARTICIPANT = int(os.environ.get("EDP_SWOT_PER_PARTICIPANT", "40"))
+    SWOT_PER_WORKSHOP = int(os.environ.get("EDP_SWOT_PER_WORKSHOP", "3000"))
     # A burst of 5 comments, then one every 2 s; proposals: 3, then one every 10 s.
     COMMENT_RATE = os.environ.get("EDP_COMMENT_RATE", "5 per 10 seconds")
     PROPOSAL_RATE = os.environ.get("EDP_PROPOSAL_RATE", "3 per 30 seconds")
+    STATEMENT_RATE = os.environ.get("EDP_STATEMENT_RATE", "3 per 30 seconds")
+    SWOT_RATE = os.environ.get("EDP_SWOT_RATE", "5 per 10 seconds")
     # New participants per workshop (rejoins with a token are never counted) and the cap on a
     # workshop's participants; each connection creates at most one participant.
     JOIN_RATE = os.environ.get("EDP_JOIN_RATE", "60 per 10 seconds")

@@ -20,6 +20,7 @@ from flask_login import current_user
 from flask_socketio import join_room, leave_room
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from . import method
 from . import workshop as rules
 from .extensions import bound, db, socketio
 from .limits import app_limits, client_address, join_guard, rate_ok, window
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 TITLE = 200
 TEXT = 5000
+STATEMENT = 500   # a vision statement: one or two sentences, readable on a projector
+SWOT_TEXT = 300
 
 
 def room(workshop_id: int) -> str:
@@ -526,6 +529,30 @@ def comment_moderated(workshop_id: int, item: dict[str, Any], hidden: bool) -> N
     broadcast_state(workshop_id)
 
 
+def broadcast_vision(workshop_id: int) -> None:
+    """The statements and their reactions (`vision`): the room's copy with totals and
+    agreement only, the facilitator's with every helix (coalesced like the results)."""
+    ws = rules.workshop_by_id(workshop_id)
+    public = {"workshop_id": workshop_id, "statements": method.vision_summary(ws)}
+    full = {"workshop_id": workshop_id,
+            "statements": method.vision_summary(ws, facilitator=True)}
+    end_read()
+    socketio.emit("vision", public, to=room(workshop_id))
+    socketio.emit("vision", full, to=facilitator_room(workshop_id))
+
+
+def schedule_vision(workshop_id: int) -> None:
+    rules.forget_state(workshop_id)
+    hub().vision(workshop_id)
+
+
+def swot_added(workshop_id: int, item: dict[str, Any]) -> None:
+    """A new SWOT item goes to the room as itself (like a comment), not as a new state."""
+    rules.forget_state(workshop_id)
+    socketio.emit("swot", item, to=room(workshop_id))
+    socketio.emit("swot", item, to=facilitator_room(workshop_id))
+
+
 def state_changed(workshop_id: int) -> None:
     """After a proposal or a comment: new joiners see it at once, the room within
     STATE_INTERVAL (a lively discussion must not send the whole state for every comment)."""
@@ -612,6 +639,7 @@ class Hub:
         self.progress = Coalesced("progress", "COUNTS_INTERVAL", broadcast_progress)
         self.state = Coalesced("state", "STATE_INTERVAL", broadcast_state)
         self.results = Coalesced("results", "RESULTS_INTERVAL", emit_results)
+        self.vision = Coalesced("vision", "STATE_INTERVAL", broadcast_vision)
         self.phone_results = Throttle("PHONE_RESULTS_INTERVAL", send_phone_results)
         self.latest_results: dict[int, dict[str, Any]] = {}
         self.resync_seen: dict[int, int] = {}
@@ -950,3 +978,91 @@ def on_reveal(d):
     after_commit(lambda: broadcast_state(wid))
     after_commit(lambda: emit_results(wid, everyone_now=True))
     return {"shown": ws.results_shown}
+
+
+# ---------------------------------------------------------------- the method (edp/method.py)
+
+
+@event("statement", {"text": Field(str, max_len=STATEMENT), "client_id": CLIENT_ID})
+def on_statement(d):
+    p = current_participant()
+    wid = p.workshop_id
+    s = method.statement(p, d["text"], client_id=d.get("client_id"),
+                         admit=lambda: rate_limit("STATEMENT_RATE", f"p{p.id}"))
+    if not rules.replayed(s):
+        after_commit(lambda: schedule_vision(wid))
+    return {"statement_id": s.id}
+
+
+@event("react", {"statement_id": ID, "reaction": Field(str, choices=method.REACTIONS),
+                 "client_id": CLIENT_ID})
+def on_react(d):
+    p = current_participant()
+    wid = p.workshop_id
+    r = method.react(p, d["statement_id"], d["reaction"])
+    after_commit(lambda: schedule_vision(wid))
+    return {"statement_id": r.statement_id, "reaction": r.reaction}
+
+
+@event("adopt", {**WID, "statement_id": ID, "adopted": Field(bool)})
+def on_adopt(d):
+    ws = current_facilitator_workshop(d["workshop_id"])
+    s = method.adopt(ws, d["statement_id"], d["adopted"])
+    wid = ws.id
+    after_commit(lambda: schedule_vision(wid))
+    return {"statement_id": s.id, "adopted": s.adopted}
+
+
+@event("vision_moderate", {**WID, "statement_id": Field(int, required=False, min=1,
+                                                         max=2**31 - 1),
+                           "text": Field(str, required=False, max_len=STATEMENT),
+                           "action": Field(str, choices=("add", "hide", "restore"))})
+def on_vision_moderate(d):
+    """The facilitator adds a statement (`text`) or hides / restores one (`statement_id`)."""
+    ws = current_facilitator_workshop(d["workshop_id"])
+    if d["action"] == "add":
+        if "text" not in d:
+            raise fail("bad_payload")
+        s = method.facilitator_statement(ws, d["text"])
+    else:
+        if "statement_id" not in d:
+            raise fail("bad_payload")
+        s = method.hide_statement(ws, d["statement_id"], d["action"] == "hide")
+    wid = ws.id
+    after_commit(lambda: schedule_vision(wid))
+    return {"statement_id": s.id, "hidden": s.hidden, "adopted": s.adopted}
+
+
+@event("swot", {"domain_id": ID, "quadrant": Field(str, choices=method.QUADRANTS),
+                "text": Field(str, max_len=SWOT_TEXT), "client_id": CLIENT_ID})
+def on_swot(d):
+    p = current_participant()
+    wid = p.workshop_id
+    item = method.swot(p, d["domain_id"], d["quadrant"], d["text"],
+                       client_id=d.get("client_id"),
+                       admit=lambda: rate_limit("SWOT_RATE", f"p{p.id}"))
+    if not rules.replayed(item):
+        payload = method.swot_dict(item)
+        after_commit(lambda: swot_added(wid, payload))
+    return {"item_id": item.id}
+
+
+@event("swot_moderate", {**WID, "item_id": ID, "action": Field(str, choices=("hide", "restore"))})
+def on_swot_moderate(d):
+    ws = current_facilitator_workshop(d["workshop_id"])
+    item = method.hide_swot(ws, d["item_id"], d["action"] == "hide")
+    wid = ws.id
+    after_commit(lambda: broadcast_state(wid))
+    return {"item_id": item.id, "hidden": item.hidden}
+
+
+@event("fund", {"domain_id": ID, "signal": Field(str, choices=method.SIGNALS),
+                "instrument": Field(str, required=False, max_len=200),
+                "client_id": CLIENT_ID})
+def on_fund(d):
+    p = current_participant()
+    wid = p.workshop_id
+    row = method.fund(p, d["domain_id"], d["signal"], d.get("instrument"))
+    after_commit(lambda: state_changed(wid))
+    after_commit(lambda: schedule_results(wid))
+    return {"domain_id": row.domain_id, "signal": row.signal, "instrument": row.instrument}

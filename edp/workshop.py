@@ -37,7 +37,7 @@ from .models import (
     utcnow,
 )
 
-PHASES = ["lobby", "propose", "discuss", "vote", "results", "decide", "closed"]
+PHASES = ["lobby", "vision", "propose", "discuss", "vote", "results", "decide", "closed"]
 METHODS = ["dot", "score", "rank"]
 STANCES = ["support", "concern", "question", "evidence"]
 LANGUAGES = i18n.LANGUAGES
@@ -55,6 +55,11 @@ PHASE_RULES = {
     "score": ("vote",),
     "rank": ("vote",),
     "decide": ("decide",),
+    # The method beyond voting (edp/method.py).
+    "statement": ("vision",),
+    "react": ("vision",),
+    "swot": ("propose", "discuss", "vote"),
+    "fund": ("discuss", "vote", "results", "decide"),
 }
 
 # Join codes avoid look-alike characters (0/O, 1/I/L) so they can be read off a projector.
@@ -108,6 +113,16 @@ CAPS = {
     "proposals_per_workshop": ("PROPOSALS_PER_WORKSHOP",
                                _l("This workshop has reached its limit of proposals.")),
     "participants": ("PARTICIPANTS_PER_WORKSHOP", _l("This workshop is full.")),
+    "statements_per_participant": ("STATEMENTS_PER_PARTICIPANT",
+                                   _l("You have written as many vision statements as one "
+                                      "person may in this workshop.")),
+    "statements_per_workshop": ("STATEMENTS_PER_WORKSHOP",
+                                _l("This workshop has reached its limit of vision statements.")),
+    "swot_per_participant": ("SWOT_PER_PARTICIPANT",
+                             _l("You have added as many SWOT items as one person may "
+                                "in this workshop.")),
+    "swot_per_workshop": ("SWOT_PER_WORKSHOP",
+                          _l("This workshop has reached its limit of SWOT items.")),
 }
 JOINING = ("open", "closed")
 # rate_limited on a join: many phones at once (the phone waits `retry_after` and tries again).
@@ -164,6 +179,8 @@ def load_template(path: str | Path) -> dict[str, Any]:
                    for h in helices)):
         problems.append("at least one [[helices]] with key and label is needed "
                         "(label: a string, or {en = ..., es = ..., pt = ...})")
+    elif any(not isinstance(h.get("funder", False), bool) for h in helices):
+        problems.append("a helix's funder must be true or false")
     criteria = data.get("criteria") or []
     for c in criteria if isinstance(criteria, list) else [None]:
         if (not isinstance(c, dict) or not c.get("key") or not _label_ok(c)
@@ -218,6 +235,8 @@ def labelled(item: dict[str, Any], language: str, written_in: str = "en") -> dic
         fallback = str(label).strip()
         labels.setdefault(written_in, fallback)
     out = {"key": str(item["key"]), "label": labels.get(language) or fallback}
+    if item.get("funder") is True:  # a funding helix gives the funders' signal
+        out["funder"] = True
     if set(labels) - {language} or not labels:
         out["labels"] = labels
     return out
@@ -957,6 +976,19 @@ def min_group(ws: Workshop) -> int:
 
 
 def compute_results(ws: Workshop, public: bool = False) -> dict[str, Any]:
+    """The results with each ranking entry's funders' signal, `funding` {"yes", "maybe", "no"}
+    (its own axis beside support; see edp/method.py)."""
+    from .method import SIGNALS, funding_by_domain
+
+    results = _compute_results(ws, public)
+    funding = funding_by_domain(ws)
+    for entry in results["ranking"]:
+        f = funding.get(entry["domain_id"]) or {}
+        entry["funding"] = {k: int(f.get(k, 0)) for k in SIGNALS}
+    return results
+
+
+def _compute_results(ws: Workshop, public: bool = False) -> dict[str, Any]:
     """The live results (the same numbers everywhere: console, projector, phones, exports).
 
     `public`: what participants and the projector may see, where a helix with fewer than
@@ -1189,6 +1221,7 @@ def public_state(ws: Workshop, facilitator: bool = False,
         )
     ]
     domain_items = [domain_dict(d, per_domain.get(d.id, 0)) for d in domains]
+    _method_parts(ws, domain_items, facilitator)
     if facilitator:
         for item in domain_items:
             item["hidden_comments"] = hidden_per_domain.get(item["domain_id"], 0)
@@ -1202,9 +1235,13 @@ def public_state(ws: Workshop, facilitator: bool = False,
             item["similar"] = hints.get(d.id, [])
             item["helix"] = proposers.get(d.participant_id)
             item["created_at"] = d.created_at.isoformat() + "Z"
+    from .method import vision_summary
+
     state = {
         "workshop": workshop_dict(ws),
         "domains": domain_items,
+        # The shared vision: statements with their reactions, broadest agreement first.
+        "vision": vision_summary(ws, facilitator),
         "comments_upto": upto,
         # Comments the facilitator hid: a client drops the copies it kept (see socket.js).
         "hidden_comments": hidden_ids,
@@ -1221,6 +1258,17 @@ def public_state(ws: Workshop, facilitator: bool = False,
     if facilitator:
         state["facilitator"] = True
     return state
+
+
+def _method_parts(ws: Workshop, items: list[dict[str, Any]], facilitator: bool) -> None:
+    """Each domain's SWOT items (`swot`) and funders' signal (`funding`), in place."""
+    from .method import empty_funding, funding_by_domain, swot_by_domain
+
+    swot = swot_by_domain(ws, facilitator)
+    funding = funding_by_domain(ws)
+    for item in items:
+        item["swot"] = swot.get(item["domain_id"], [])
+        item["funding"] = funding.get(item["domain_id"]) or empty_funding()
 
 
 def comments_page(
@@ -1259,10 +1307,14 @@ def comments_page(
 def my_ballot(p: Participant, ws: Workshop, new: bool = False) -> dict[str, Any]:
     """What this participant has cast (only ever sent to that participant); `new`: a
     participant created in this very transaction, who has cast nothing (no queries)."""
+    from .method import is_funder, my_funding, my_reactions
+
     if new:
         return {"participant_id": p.id, "helix": p.helix, "name": p.name,
                 "language": p.language or ws.language, "votes": {}, "remaining": ws.budget,
-                "scores": {}, "ranking": [], "proposed": [], "proposals": []}
+                "scores": {}, "ranking": [], "proposed": [], "proposals": [],
+                "reactions": {}, "funder": is_funder(ws, p.helix), "funding": {},
+                "invited": p.invitation_id is not None}
     votes = {
         str(v.domain_id): v.points
         for v in db.session.scalars(sa.select(Vote).where(Vote.participant_id == p.id))
@@ -1287,6 +1339,11 @@ def my_ballot(p: Participant, ws: Workshop, new: bool = False) -> dict[str, Any]
         "scores": scores,
         "ranking": ranking or [],
         "proposed": [d.id for d in own],
+        # The vision reactions and, for a funding helix, the funders' signals given.
+        "reactions": my_reactions(p),
+        "funder": is_funder(ws, p.helix),
+        "funding": my_funding(p),
+        "invited": p.invitation_id is not None,
         # What became of each of this participant's proposals (merged into what, hidden).
         "proposals": [{"domain_id": d.id, "title": d.title, "status": d.status,
                        "merged_into": d.merged_into_id,
@@ -1301,7 +1358,7 @@ def my_ballot(p: Participant, ws: Workshop, new: bool = False) -> dict[str, Any]
 _state_cache: dict[int, tuple[float, tuple, dict[str, Any]]] = {}
 # Events that change no part of the public snapshot but the results and counts (which a
 # cached snapshot refreshes or may show up to a second late).
-BALLOT_EVENTS = ("join", "vote", "score", "rank")
+BALLOT_EVENTS = ("join", "vote", "score", "rank", "react")
 STATE_CACHE_SECONDS = 1.0
 
 

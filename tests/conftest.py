@@ -154,6 +154,8 @@ def make_app(url: str, **extra):
             "JOIN_RATE": "",
             "COMMENT_RATE": "",
             "PROPOSAL_RATE": "",
+            "STATEMENT_RATE": "",
+            "SWOT_RATE": "",
             "PUBLIC_URL": "http://edp.test",
             "SERVER_NAME": None,
             **extra,

@@ -8,6 +8,11 @@ from flask_babel import gettext as _
 
 
 def ui_strings() -> dict[str, str]:
+    return {**_core(), **method_common(), **phone_method(), **console_method(),
+            **invitation_strings()}
+
+
+def _core() -> dict[str, str]:
     return {
         # connection and feedback
         "connecting": _("Connecting…"),
@@ -25,6 +30,7 @@ def ui_strings() -> dict[str, str]:
         "error": _("Something went wrong. Try again."),
         # phases
         "phase_lobby": _("Lobby"),
+        "phase_vision": _("Vision"),
         "phase_propose": _("Propose"),
         "phase_discuss": _("Discuss"),
         "phase_vote": _("Vote"),
@@ -199,7 +205,7 @@ def ui_strings() -> dict[str, str]:
         "axis_score_split": _("Score from 1 to 5, split by group"),
         "axis_balanced_share": _("Helix-balanced score, each group's share"),
         "axis_balanced": _("Helix-balanced score (every group counts the same)"),
-        "axis_consensus": _("Consensus (weakest group ÷ strongest)"),
+        "axis_consensus": _("Consensus across groups"),
         "kind_broad": _("No warning"),
         # helices too small to show on their own, pooled on phones and the projector
         "other_groups": _("Other groups"),
@@ -240,4 +246,47 @@ def ui_strings() -> dict[str, str]:
         "close_joining": _("Close joining"),
         "open_joining": _("Open joining"),
         "joining_closed_help": _("Only people who have already joined can come back in."),
+    }
+
+
+def method_common() -> dict[str, str]:
+    """The method beyond voting (vision, SWOT, funders), shared by every page."""
+    return {
+        "vision_title": _("Our shared vision"),
+        "agree": _("Agree"),
+        "disagree": _("Disagree"),
+        "pass": _("Pass"),
+        "adopted": _("Adopted"),
+        "agreement_value": _("Agreement across groups: {value}"),
+        "swot_title": _("SWOT"),
+        "swot_strength": _("Strengths"),
+        "swot_weakness": _("Weaknesses"),
+        "swot_opportunity": _("Opportunities"),
+        "swot_threat": _("Threats"),
+        "swot_none": _("No SWOT items yet."),
+        "funding_title": _("Funders' signal"),
+        "funding_yes": _("Yes"),
+        "funding_maybe": _("Maybe"),
+        "funding_no": _("No"),
+        "funding_counts": _("Funders: {yes} yes · {maybe} maybe · {no} no"),
+        "funding_none": _("No funder has spoken yet."),
+        "instrument": _("Instrument"),
+    }
+
+
+def phone_method() -> dict[str, str]:
+    """Phone-only strings for the vision, SWOT and funding screens (participant.js)."""
+    return {
+    }
+
+
+def console_method() -> dict[str, str]:
+    """Console and projector strings for the vision, SWOT and funding views."""
+    return {
+    }
+
+
+def invitation_strings() -> dict[str, str]:
+    """Personal invitations (participant.js, console.js)."""
+    return {
     }

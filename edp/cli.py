@@ -17,6 +17,7 @@ from flask.cli import FlaskGroup, with_appcontext  # noqa: E402
 
 from . import create_app  # noqa: E402
 from .i18n import LANGUAGES  # noqa: E402
+from .invite_command import invite_command  # noqa: E402
 from .verify import verify_command  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,27 +262,10 @@ def workshop():
 
 
 def _link_base() -> str:
-    """The base of the links the command line prints: EDP_PUBLIC_URL; else the running
-    server's (its port, its network address; see instance/servers/); else a network address of
-    this computer on port 5000. Says on stderr when phones could not open them."""
+    """The base of the links the command line prints (see `network.command_line_base`)."""
     from . import network
 
-    app = current_app
-    public = app.config.get("PUBLIC_URL")
-    listen = app.config.get("LISTEN")
-    if not public and not listen:
-        listen = network.running_server(app.instance_path,
-                                        str(app.config["SQLALCHEMY_DATABASE_URI"]))
-    base, reason = network.join_base(public, listen, None)
-    if reason == network.LOOPBACK_ONLY:
-        click.echo(f"warning: the server listens on {listen['host']} only, so phones cannot "
-                   "open these links: restart it with `edp run --host 0.0.0.0` or set "
-                   "EDP_PUBLIC_URL (see docs/venue.md)", err=True)
-    elif reason == network.NO_NETWORK:
-        click.echo("warning: this computer is not connected to any network, so phones cannot "
-                   "open these links: connect it to the venue Wi-Fi or a hotspot, or set "
-                   "EDP_PUBLIC_URL (see docs/venue.md)", err=True)
-    return base
+    return network.command_line_base(lambda message: click.echo(message, err=True))
 
 
 def _urls(code: str) -> tuple[str, str]:
@@ -332,8 +316,10 @@ def workshop_export(code, fmt, output):
     click.echo(json.dumps({"code": ws.code, "format": fmt, "output": output, "bytes": len(data)}))
 
 
-# Defined in edp.verify so that tests can run it in-process (this module patches gevent).
+# Defined in edp.verify and edp.invite_command so that tests can run them in-process (this module
+# patches gevent).
 workshop.add_command(verify_command)
+workshop.add_command(invite_command)
 
 
 @workshop.command("import")

@@ -221,6 +221,29 @@ def join_base(public_url: str | None, listen: dict | None, page_root: str | None
     return f"http://{host}:{DEFAULT_PORT}", None if addresses else NO_NETWORK
 
 
+def command_line_base(warn) -> str:
+    """The base of the links the command line prints: EDP_PUBLIC_URL; else the running
+    server's (its port, its network address; see instance/servers/); else a network address of
+    this computer on port 5000. `warn(text)` is told when phones could not open them."""
+    from flask import current_app
+
+    app = current_app
+    public = app.config.get("PUBLIC_URL")
+    listen = app.config.get("LISTEN")
+    if not public and not listen:
+        listen = running_server(app.instance_path, str(app.config["SQLALCHEMY_DATABASE_URI"]))
+    base, reason = join_base(public, listen, None)
+    if reason == LOOPBACK_ONLY:
+        warn(f"warning: the server listens on {listen['host']} only, so phones cannot "
+             "open these links: restart it with `edp run --host 0.0.0.0` or set "
+             "EDP_PUBLIC_URL (see docs/venue.md)")
+    elif reason == NO_NETWORK:
+        warn("warning: this computer is not connected to any network, so phones cannot "
+             "open these links: connect it to the venue Wi-Fi or a hotspot, or set "
+             "EDP_PUBLIC_URL (see docs/venue.md)")
+    return base
+
+
 # ---------------------------------------------------------------- the running server's record
 
 

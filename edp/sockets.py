@@ -342,11 +342,14 @@ def send_ballots(participant_ids: set[int]) -> None:
 
 
 def broadcast_counts(workshop_id: int) -> None:
+    from .invitations import summary
+
     ws = rules.workshop_by_id(workshop_id)
     payload = rules.counts_payload(ws)
+    invited = summary(ws)  # the facilitator's: invitees joined and walk-ins apart
     end_read()
     socketio.emit("counts", payload, to=room(workshop_id))
-    socketio.emit("counts", payload, to=facilitator_room(workshop_id))
+    socketio.emit("counts", {**payload, "invited": invited}, to=facilitator_room(workshop_id))
 
 
 def broadcast_progress(workshop_id: int) -> None:
@@ -669,6 +672,8 @@ LANG = Field(str, required=False, max_len=5)
     "name": Field(str, required=False, max_len=120),
     "organisation": Field(str, required=False, max_len=200),
     "token": Field(str, required=False, max_len=64),
+    # A personal invitation's token (edp/invitations.py): its helix, not `helix`, counts.
+    "invite": Field(str, required=False, max_len=64),
     "language": LANG,
     "client_id": CLIENT_ID,
 })
@@ -697,11 +702,13 @@ def on_join(d):
             d["code"], None if limited else d.get("helix"), d.get("name", ""),
             d.get("organisation", ""), d.get("token"), d.get("language", ""),
             d.get("client_id"), current=current, admit=admit,
+            invite=None if limited else d.get("invite"),
         )
     except EDPError as exc:
         if limited:
             raise fail("rate_limited") from None
-        if exc.code == "unknown_workshop":
+        # A wrong invitation counts as a wrong code: tokens must not be guessable either.
+        if exc.code == "unknown_workshop" or (exc.code == "invite_required" and d.get("invite")):
             guard.wrong_code(sid, address)
         raise
     pid, wid = p.id, p.workshop_id

@@ -289,4 +289,5 @@ def console_method() -> dict[str, str]:
 def invitation_strings() -> dict[str, str]:
     """Personal invitations (participant.js, console.js)."""
     return {
+        "invited_summary": _("{joined} of {invitations} invited joined · {walk_ins} walk-ins"),
     }

@@ -96,6 +96,8 @@ MESSAGES = {
     "too_many": _l("That is more than this workshop allows."),
     "joining_closed": _l("The facilitator has closed joining for this workshop."),
     "already_joined": _l("This connection has already joined; reload the page to join again."),
+    "invite_required": _l("This workshop is by invitation: open the personal link you "
+                          "received."),
 }
 
 # Floods (docs/operations.md): what a participant or a workshop may add, each refused with
@@ -125,6 +127,9 @@ CAPS = {
                           _l("This workshop has reached its limit of SWOT items.")),
 }
 JOINING = ("open", "closed")
+# Who may join (a template's `join`): anyone with the code, or only personal invitations
+# (edp/invitations.py); the first is the default.
+JOIN_MODES = ("open", "invite")
 # rate_limited on a join: many phones at once (the phone waits `retry_after` and tries again).
 JOIN_BUSY = _l("Many people are joining right now; trying again in a few seconds.")
 
@@ -193,6 +198,8 @@ def load_template(path: str | Path) -> dict[str, Any]:
         problems.append("every [[domains]] needs a title")
     if int(data.get("budget", 10)) < 1 or int(data.get("max_priorities", 5)) < 1:
         problems.append("budget and max_priorities must be at least 1")
+    if data.get("join", "open") not in JOIN_MODES:
+        problems.append(f"join must be one of {list(JOIN_MODES)}")
     if "min_group" in data and (type(data["min_group"]) is not int
                                 or not 1 <= data["min_group"] <= 1000):
         problems.append("min_group must be a whole number from 1 to 1000 "
@@ -314,6 +321,8 @@ def create_workshop(
             "min_group": max(analysis.MIN_GROUP, int(template.get("min_group") or 0)),
             # Lower caps than the server's (see CAPS); unknown keys are refused by load_template.
             "limits": {k: int(v) for k, v in (template.get("limits") or {}).items()},
+            # "invite": only personal invitations get in (see JOIN_MODES).
+            "join": template.get("join") or "open",
         },
         facilitator=facilitator,
     )
@@ -371,6 +380,12 @@ def workshop_by_code(code: str) -> Workshop:
     return ws
 
 
+def join_mode(ws: Workshop) -> str:
+    """"open" or "invite" (see JOIN_MODES)."""
+    mode = (ws.settings or {}).get("join")
+    return mode if mode in JOIN_MODES else "open"
+
+
 def workshop_by_id(workshop_id: int) -> Workshop:
     ws = db.session.get(Workshop, workshop_id)
     if ws is None:
@@ -413,6 +428,7 @@ def join(
     client_id: str | None = None,
     current: Participant | None = None,
     admit: Callable[[Workshop], None] | None = None,
+    invite: str | None = None,
 ) -> tuple[Participant, bool]:
     """Join, or rejoin with a token from an earlier ack (the stored helix stands).
 
@@ -420,9 +436,20 @@ def join(
     retry whose ack was lost finds the same participant instead of creating a second one.
     `current` is the participant the connection already joined as: a join that would create
     another returns it instead (one connection, one participant). `admit(ws)` runs just
-    before a participant is created (the caller's rate limits)."""
+    before a participant is created (the caller's rate limits).
+
+    `invite`, an invitation's token (edp/invitations.py), is one participant whatever token
+    comes with it: its first join takes the organiser's helix, name and organisation, not the
+    phone's. An unknown one, or none in a workshop by invitation, is `invite_required`."""
     ws = workshop_by_code(code)
     derived = join_token(ws.id, client_id)
+    invitation = None
+    if invite:
+        from .invitations import admitted
+
+        invitation, p = admitted(ws, invite)
+        token, derived = (p.token if p else None), None  # its participant, not the phone's
+        helix, name, organisation = invitation.helix, invitation.name, invitation.organisation
     for candidate in (token, derived):
         if not candidate:
             continue
@@ -437,6 +464,8 @@ def join(
         raise fail("wrong_phase")
     if ws.joining == "closed":
         raise fail("joining_closed")
+    if invitation is None and join_mode(ws) == "invite":
+        raise fail("invite_required")
     if helix not in ws.helix_keys():
         raise fail("bad_helix")
     check_cap(ws, "participants", db.session.scalar(
@@ -450,10 +479,11 @@ def join(
         name=name.strip(),
         organisation=organisation.strip(),
         language=language if language in LANGUAGES else "",
+        invitation_id=invitation.id if invitation else None,
     )
     db.session.add(p)
     db.session.flush()
-    record(ws, "join", "participant", p)
+    record(ws, "join", "participant", p, **({"invited": True} if invitation else {}))
     return p, True
 
 
@@ -1108,6 +1138,7 @@ def workshop_dict(ws: Workshop) -> dict[str, Any]:
         "vote_own": ws.settings.get("vote_own", True),
         "results_shown": ws.results_shown,
         "joining": ws.joining or "open",
+        "join": join_mode(ws),
         # The countdown, with the server's clock so phones with a wrong clock still count right.
         "phase_ends_at": ws.phase_ends_at.isoformat() + "Z" if ws.phase_ends_at else None,
         "server_time": utcnow().isoformat() + "Z",
@@ -1257,6 +1288,10 @@ def public_state(ws: Workshop, facilitator: bool = False,
             visible=visible)
     if facilitator:
         state["facilitator"] = True
+        from .invitations import summary
+
+        # Invitees who joined, and walk-ins apart (by helix too).
+        state["invited"] = summary(ws)
     return state
 
 

@@ -22,6 +22,10 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(process_pages.bp)
 
+    from . import invitations
+
+    app.register_blueprint(invitations.bp)
+
     # Pages and JSON that look a workshop up by its join code: wrong codes drain the address's
     # guessing bucket (see edp/limits.py), and an empty bucket answers 429 for any code.
     by_code = {"pages.participant", "pages.screen", "api.workshop_info"}

@@ -215,7 +215,29 @@ def participant(code: str):
     if ws.phase == "closed":
         page["priorities"] = _priorities(ws)
     page.update(origin_notes())
-    return render_template("participant.html", ws=ws, page=page)
+    invitation = _invitation(ws, page)
+    return render_template("participant.html", ws=ws, page=page, invitation=invitation)
+
+
+def _invitation(ws: Workshop, page: dict) -> dict | None:
+    """`?invite=TOKEN`: the invitee's greeting (name, organisation, helix) and, for the page's
+    script, the token (`page.invite`). A wrong one is counted like a wrong join code."""
+    from .. import invitations
+    from ..limits import client_address, join_guard
+
+    page["join"] = rules.join_mode(ws)
+    token = request.args.get("invite", "").strip()
+    if not token:
+        return None
+    found = invitations.invitation_by_token(ws, token)
+    if found is None:
+        join_guard().wrong_code(None, client_address())
+        page["invite_bad"] = True
+        return None
+    page["invite"] = found.token
+    helix = next((h for h in page["helices"] if h["key"] == found.helix), None)
+    return {"name": found.name, "organisation": found.organisation,
+            "helix": helix["label"] if helix else found.helix}
 
 
 @bp.get("/screen/<code>")

@@ -109,6 +109,7 @@ socket.on("counts", (c) => {
   state.total = c.total;
   if (c.voted) state.voted = c.voted;
   if (c.voted_total !== undefined) state.voted_total = c.voted_total;
+  if (c.invited) renderInvited(c.invited);
   renderCounts();
   renderProgress();
   renderTabs();
@@ -135,6 +136,7 @@ function applyState(s) {
   }
   render();
   renderJoining();
+  renderInvited(s.invited);
   showHeld();
 }
 
@@ -958,4 +960,21 @@ function decideItem(d) {
       h("summary", {}, h("span", { class: "summary-text" },
         h("span", { class: "title" }), " ", h("span", { class: "decided badge" }))),
       form));
+}
+
+// ---------------------------------------------------------------- personal invitations
+
+/** "N invited joined · M walk-ins" under the counts, and the walk-ins by helix (the
+ * facilitator's `state` and `counts` carry `invited`; edp/invitations.py). */
+function renderInvited(invited) {
+  const el = $("invited-summary");
+  if (!invited || (!invited.invitations && !invited.joined)) {
+    el.hidden = true;
+    return;
+  }
+  let text = t("invited_summary", { joined: invited.joined, invitations: invited.invitations, walk_ins: invited.walk_ins });
+  const split = Object.entries(invited.walk_ins_by_helix || {}).filter(([, n]) => n > 0);
+  if (split.length) text += ` (${split.map(([key, n]) => `${helixLabel(key)} ${num(n)}`).join(", ")})`;
+  el.textContent = text;
+  el.hidden = false;
 }

@@ -97,6 +97,7 @@ const phaseName = (phase) => t(`phase_${phase}`);
 // ---------------------------------------------------------------- joining
 
 async function join(payload) {
+  payload = withInvite(payload);
   // `emit`, not `send`: joining is what makes the page ready (see onConnect below).
   let ack = await emit("join", { code: page.code, language: page.language, ...payload });
   // Many phones joining at once: the server says when to try again (retry_after, seconds).
@@ -113,7 +114,7 @@ async function join(payload) {
     applyState(ack.state);
     return ack;
   }
-  if (payload.token && ["bad_helix", "unknown_workshop", "wrong_phase"].includes(ack.error.code)) {
+  if (payload.token && ["bad_helix", "unknown_workshop", "wrong_phase", "invite_required"].includes(ack.error.code)) {
     // The stored identity is unknown here (e.g. another database): join afresh.
     saveToken(null);
     joined = false;
@@ -908,3 +909,28 @@ function renderDecide() {
 }
 
 render();
+
+// ---------------------------------------------------------------- personal invitations
+
+/** A page opened from a personal invitation (`?invite=`) sends its token with every join: the
+ * server takes the helix, name and organisation from the invitation, and the same invitation
+ * always comes back as the same participant (a new phone, a lost token). */
+function withInvite(payload) {
+  return page.invite ? { ...payload, invite: page.invite } : payload;
+}
+
+/** The invitee's one button: join as invited (no helix to pick). */
+async function joinInvited(event) {
+  event.preventDefault();
+  const button = event.currentTarget.querySelector("button[type=submit]");
+  button.disabled = true;
+  setStatus(statusEl, t("joining"), "pending");
+  const ack = await join({});
+  button.disabled = false;
+  if (ack.ok) {
+    setStatus(statusEl, t("joined"), "ok");
+    $("main").focus();
+  }
+}
+
+if ($("invite-form")) $("invite-form").addEventListener("submit", joinInvited);

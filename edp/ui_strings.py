@@ -277,6 +277,30 @@ def method_common() -> dict[str, str]:
 def phone_method() -> dict[str, str]:
     """Phone-only strings for the vision, SWOT and funding screens (participant.js)."""
     return {
+        # vision: one statement at a time
+        "statement_progress": _("Statement {n} of {m}"),
+        "vision_done": _("You have reacted to every statement."),
+        "vision_none": _("No statements yet."),
+        "your_reaction": _("Your reaction: {reaction}"),
+        "change_reaction": _("Change reaction"),
+        "change_reaction_to": _("Change your reaction to “{text}”"),
+        "chars_left": _("{n} of {max} characters left"),
+        "statement_saved": _("Thank you. Your statement was added."),
+        "statement_required": _("Write your statement first."),
+        # SWOT on the domain cards
+        "swot_quadrant": _("Part of the SWOT"),
+        "swot_text": _("Your point"),
+        "swot_add": _("Add to SWOT"),
+        "swot_saved": _("Thank you. Added to the SWOT."),
+        "swot_required": _("Write your point first."),
+        "swot_more": _("Show all {n}"),
+        "swot_fewer": _("Show fewer"),
+        # funders' yes / maybe / no
+        "instrument_optional": _("Instrument (optional)"),
+        "instrument_save": _("Save instrument"),
+        "funding_mine": _("Your signal: {signal}"),
+        "funding_mine_instrument": _("Your signal: {signal} · instrument: {instrument}"),
+        "funding_mine_none": _("You have not given your signal yet."),
     }
 
 

@@ -224,7 +224,7 @@ function applyState(s) {
 
 // ---------------------------------------------------------------- rendering
 
-const VIEWS = ["join", "lobby", "propose", "discuss", "vote", "results", "decide"];
+const VIEWS = ["join", "lobby", "vision", "propose", "discuss", "vote", "results", "decide"];
 
 /** A phone that has not joined a closed workshop: it sees the agreed priorities, no form. */
 const closedNewcomer = () => !joined && !rejoining && (closedLate || (page.phase === "closed" && !token));
@@ -254,6 +254,7 @@ function render() {
     $("phase-label").textContent = rejoining ? t("connecting") : closedNewcomer() ? t("phase_now", { phase: phaseName("closed") }) : "";
     $("me-label").hidden = true;
     if (shown.includes("decide")) renderDecide();
+    renderMethodParts(shown);
     return;
   }
   $("phase-label").textContent = t("phase_now", { phase: phaseName(state.workshop.phase) });
@@ -267,6 +268,8 @@ function render() {
   if (shown.includes("vote")) renderVote();
   if (shown.includes("results")) renderResults();
   if (shown.includes("decide")) renderDecide();
+  if (shown.includes("vision")) renderVision();
+  renderMethodParts(shown);
 }
 
 function renderLobby() {
@@ -934,3 +937,397 @@ async function joinInvited(event) {
 }
 
 if ($("invite-form")) $("invite-form").addEventListener("submit", joinInvited);
+
+// ---------------------------------------------------------------- the method: vision, SWOT, funders
+
+// Kept apart from the code above: `render()` calls `renderVision()` in the vision phase and
+// `renderMethodParts()` after every render, which adds a SWOT section (and, for funders, the
+// yes / maybe / no buttons) to the domain cards the views above have drawn.
+import { newClientId } from "./socket.js";
+
+/** A helix's label in the phone's language (the workshop's helices, as the cards show them). */
+function helixName(key) {
+  const found = ((state && state.workshop.helices) || []).find((x) => x.key === key);
+  return found ? labelOf(found) : helixLabel(key);
+}
+
+// ---- vision
+
+// One statement at a time, as in Pol.is. The deck is the statements in the order they were
+// written: the card in hand never moves, new ones join at the end, and the next card is the
+// first one this phone has not reacted to. A reaction shows at once and goes out in the
+// background (`react` sets, so a retry after a reconnect is harmless); a refusal says why and
+// the statement comes back as unanswered.
+let visionCurrent = null; // the statement on the card
+let visionChanging = false; // that card was answered before, opened again from "Your reactions"
+const reactionsPending = new Map(); // statement_id -> reaction sent, not acknowledged yet
+const STATEMENT_MAX = 500;
+
+const visionDeck = () => ((state && state.vision) || []).slice().sort((a, b) => a.statement_id - b.statement_id);
+
+function myReaction(id) {
+  if (reactionsPending.has(id)) return reactionsPending.get(id);
+  return (me && me.reactions && me.reactions[String(id)]) || null;
+}
+
+function renderVision() {
+  const deck = visionDeck();
+  // The adopted statements head the screen, in the server's order (adopted first).
+  const adopted = ((state && state.vision) || []).filter((s) => s.adopted);
+  $("vision-adopted-box").hidden = !adopted.length;
+  syncList($("vision-adopted"), adopted, (s) => s.statement_id,
+    () => h("li", { class: "adopted-statement" }),
+    (li, s) => { li.textContent = s.text; });
+
+  const ids = new Set(deck.map((s) => s.statement_id));
+  if (visionCurrent !== null && (!ids.has(visionCurrent) || (!visionChanging && myReaction(visionCurrent)))) {
+    visionCurrent = null;
+    visionChanging = false;
+  }
+  if (visionCurrent === null) {
+    const next = deck.find((s) => !myReaction(s.statement_id));
+    visionCurrent = next ? next.statement_id : null;
+  }
+  const card = deck.find((s) => s.statement_id === visionCurrent);
+  const progress = $("vision-progress");
+  progress.textContent = card ? t("statement_progress", { n: deck.indexOf(card) + 1, m: deck.length })
+    : deck.length ? t("vision_done") : t("vision_none");
+  const deckEl = $("vision-deck");
+  deckEl.dataset.state = card ? (visionChanging ? "changing" : "open") : deck.length ? "done" : "empty";
+  $("vision-card").hidden = !card;
+  $("vision-buttons").hidden = !card;
+  if (card && $("vision-text").textContent !== card.text) $("vision-text").textContent = card.text;
+  $("vision-empty").hidden = Boolean(deck.length);
+  const answered = deck.filter((s) => myReaction(s.statement_id));
+  $("vision-review").hidden = Boolean(card) || !answered.length;
+  for (const button of $("vision-buttons").querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(Boolean(card) && myReaction(card.statement_id) === button.dataset.reaction));
+  }
+
+  // "Your reactions": every statement answered, with a way back to its card.
+  $("vision-mine").hidden = !answered.length;
+  $("vision-mine-count").textContent = `(${answered.length})`;
+  syncList($("vision-mine-list"), answered, (s) => s.statement_id,
+    (s) =>
+      h("li", { class: "vision-mine-item" },
+        h("p", { class: "text" }),
+        h("p", { class: "reaction small" }),
+        h("button", { type: "button", class: "secondary change", onclick: () => changeReaction(s.statement_id) },
+          t("change_reaction"))),
+    (li, s) => {
+      const reaction = myReaction(s.statement_id);
+      li.dataset.reaction = reaction;
+      li.querySelector(".text").textContent = s.text;
+      li.querySelector(".reaction").textContent = t("your_reaction", { reaction: t(reaction) });
+      li.querySelector(".change").setAttribute("aria-label", t("change_reaction_to", { text: s.text }));
+    });
+}
+
+function changeReaction(id) {
+  visionCurrent = id;
+  visionChanging = true;
+  renderVision();
+  $("vision-deck").scrollIntoView({ block: "start" });
+  const pressed = $("vision-buttons").querySelector('[aria-pressed="true"]');
+  (pressed || $("vision-buttons").querySelector("button")).focus();
+}
+
+async function react(reaction) {
+  const id = visionCurrent;
+  if (id === null || !me) return;
+  reactionsPending.set(id, reaction);
+  visionCurrent = null; // the next unanswered statement takes the card
+  visionChanging = false;
+  renderVision();
+  // The buttons stay where they were for the next card; when none is left, the heading says so.
+  if ($("vision-buttons").hidden) progressFocus();
+  const out = $("vision-status");
+  setStatus(out, pendingText(), "pending");
+  refreshPending();
+  const ack = await send("react", { statement_id: id, reaction });
+  if (reactionsPending.get(id) === reaction) reactionsPending.delete(id);
+  if (ack.ok) {
+    me.reactions = { ...(me.reactions || {}), [String(id)]: ack.reaction };
+    setStatus(out, t("saved"), "ok");
+  } else {
+    setStatus(out, (ack.error && ack.error.message) || t("error"), "error");
+  }
+  if (state && state.workshop.phase === "vision") renderVision();
+}
+
+function progressFocus() {
+  $("vision-progress").focus();
+}
+
+for (const button of document.querySelectorAll("#vision-buttons button")) {
+  button.addEventListener("click", () => react(button.dataset.reaction));
+}
+
+$("vision-review").addEventListener("click", () => {
+  const box = $("vision-mine");
+  box.open = true;
+  box.querySelector("summary").focus();
+  box.scrollIntoView({ block: "start" });
+});
+
+function countStatement() {
+  const left = STATEMENT_MAX - $("statement-text").value.length;
+  $("statement-count").textContent = t("chars_left", { n: left, max: STATEMENT_MAX });
+}
+$("statement-text").addEventListener("input", countStatement);
+countStatement();
+
+$("statement-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const field = $("statement-text");
+  const out = $("statement-status");
+  const text = field.value.trim();
+  if (!text) {
+    setStatus(out, t("statement_required"), "error");
+    field.focus();
+    return;
+  }
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  const ack = await act(out, "statement", { text, client_id: newClientId() }, t("statement_saved"));
+  button.disabled = false;
+  if (ack.ok) {
+    field.value = "";
+    countStatement();
+  }
+});
+
+// The statements with their reactions, pushed (coalesced) after every change.
+socket.on("vision", (v) => {
+  if (!joined || !state || !v || !Array.isArray(v.statements)) return;
+  state.vision = v.statements;
+  if (state.workshop.phase === "vision") renderVision();
+});
+
+// ---- SWOT and funders on the domain cards
+
+const QUADRANTS = ["strength", "weakness", "opportunity", "threat"];
+const SIGNALS = ["yes", "maybe", "no"];
+const SWOT_PHASES = ["propose", "discuss", "vote"];
+const FUND_PHASES = ["discuss", "vote", "results", "decide"];
+const SWOT_SHOWN = 3; // items per quadrant before "Show all"
+const swotExpanded = new Set(); // `${domain_id}:${quadrant}` lists shown in full
+// A new item comes as itself (`swot`); a `state` read a moment before it would not hold it yet,
+// so items pushed in the last seconds are kept until a snapshot has them.
+const swotRecent = new Map(); // item_id -> {item, at}
+const SWOT_KEEP_MS = 5000;
+const fundPending = new Map(); // domain_id -> signal sent, not acknowledged yet
+
+function addSwotItem(s, item) {
+  const d = ((s && s.domains) || []).find((x) => x.domain_id === item.domain_id);
+  if (!d) return false;
+  d.swot = d.swot || [];
+  if (d.swot.some((x) => x.item_id === item.item_id)) return false;
+  d.swot.push(item);
+  return true;
+}
+
+function keepRecentSwot() {
+  const now = Date.now();
+  for (const [id, { item, at }] of swotRecent) {
+    if (now - at > SWOT_KEEP_MS) swotRecent.delete(id);
+    else addSwotItem(state, item);
+  }
+}
+
+socket.on("swot", (item) => {
+  if (!joined || !state || !item || !item.item_id) return;
+  swotRecent.set(item.item_id, { item, at: Date.now() });
+  if (addSwotItem(state, item)) render();
+});
+
+/** The domain id behind a card's key ("12", "dot-12", "rank-12"). */
+const cardDomainId = (li) => Number(String(li.dataset.key || "").split("-").pop());
+
+function renderMethodParts(shown) {
+  const panel = $("funding-panel");
+  if (!joined || !state) {
+    panel.hidden = true;
+    return;
+  }
+  keepRecentSwot();
+  const phase = state.workshop.phase;
+  const funder = Boolean(me && me.funder) && FUND_PHASES.includes(phase);
+  const byId = new Map(approved().map((d) => [d.domain_id, d]));
+  const places = [["propose", $("propose-domains")], ["discuss", $("discuss-domains")], ["vote", $("vote-list")]];
+  for (const [where, list] of places) {
+    if (!shown.includes(where)) continue;
+    for (const li of list.children) {
+      const d = byId.get(cardDomainId(li));
+      if (!d) continue;
+      let swot = li.querySelector(":scope > .swot");
+      if (SWOT_PHASES.includes(phase)) {
+        if (!swot) li.append((swot = swotBox(d, where)));
+        fillSwot(swot, d);
+      }
+      if (swot) swot.hidden = !SWOT_PHASES.includes(phase);
+      let fund = li.querySelector(":scope > .fund");
+      if (funder && where !== "propose") {
+        if (!fund) li.append((fund = fundBox(d, where)));
+        fillFund(fund, d);
+      }
+      if (fund) fund.hidden = !(funder && where !== "propose");
+    }
+  }
+  // Results and decide draw no domain cards: funders get a panel of their own.
+  const inPanel = funder && (phase === "results" || phase === "decide");
+  panel.hidden = !inPanel;
+  if (inPanel) {
+    syncList($("funding-domains"), [...byId.values()], (d) => d.domain_id,
+      (d) => h("li", { class: "card fund-card" }, h("h3", { class: "title" }), fundBox(d, "panel")),
+      (li, d) => {
+        li.querySelector(".title").textContent = d.title;
+        fillFund(li.querySelector(".fund"), d);
+      });
+  }
+}
+
+// ---- SWOT
+
+function swotBox(d, where) {
+  const id = d.domain_id;
+  const quadrantId = `swot-quadrant-${where}-${id}`;
+  const textId = `swot-text-${where}-${id}`;
+  return h("details", { class: "swot" },
+    h("summary", {},
+      h("span", { class: "summary-text" },
+        h("span", { class: "swot-label" }, t("swot_title")), " ",
+        h("span", { class: "count muted" }),
+        h("span", { class: "visually-hidden for-title" }))),
+    h("div", { class: "swot-groups" }),
+    h("p", { class: "swot-none muted small" }, t("swot_none")),
+    h("form", { class: "swot-form stack", novalidate: true, onsubmit: (event) => sendSwot(event, id) },
+      h("label", { for: quadrantId }, t("swot_quadrant")),
+      h("select", { id: quadrantId, name: "quadrant" },
+        ...QUADRANTS.map((q) => h("option", { value: q }, t(`swot_${q}`)))),
+      h("label", { for: textId }, t("swot_text")),
+      h("textarea", { id: textId, name: "text", rows: 2, maxlength: 300 }),
+      h("button", { type: "submit", class: "secondary" }, t("swot_add")),
+      h("p", { class: "row-status small", role: "status" })));
+}
+
+function fillSwot(box, d) {
+  const items = d.swot || [];
+  box.querySelector(".count").textContent = `(${items.length})`;
+  box.querySelector(".for-title").textContent = ` — ${d.title}`;
+  box.querySelector(".swot-none").hidden = items.length > 0;
+  const groups = QUADRANTS.map((q) => ({ q, items: items.filter((i) => i.quadrant === q) }))
+    .filter((g) => g.items.length);
+  syncList(box.querySelector(".swot-groups"), groups, (g) => g.q,
+    (g) =>
+      h("div", { class: "swot-q", "data-quadrant": g.q },
+        h("p", { class: "swot-q-h" }),
+        h("ul", { class: "swot-items", "aria-label": t(`swot_${g.q}`) }),
+        h("button", {
+          type: "button", class: "link-button swot-more",
+          onclick: () => {
+            const key = `${d.domain_id}:${g.q}`;
+            if (swotExpanded.has(key)) swotExpanded.delete(key);
+            else swotExpanded.add(key);
+            render();
+          },
+        })),
+    (div, g) => {
+      const key = `${d.domain_id}:${g.q}`;
+      const full = swotExpanded.has(key) || g.items.length <= SWOT_SHOWN;
+      div.querySelector(".swot-q-h").textContent = `${t(`swot_${g.q}`)} (${g.items.length})`;
+      syncList(div.querySelector(".swot-items"), full ? g.items : g.items.slice(0, SWOT_SHOWN), (i) => i.item_id,
+        (i) => h("li", {}, h("span", { class: "text" }, i.text), " ", h("span", { class: "who" }, `— ${helixName(i.helix)}`)));
+      const more = div.querySelector(".swot-more");
+      more.hidden = g.items.length <= SWOT_SHOWN;
+      more.textContent = swotExpanded.has(key) ? t("swot_fewer") : t("swot_more", { n: g.items.length });
+      more.setAttribute("aria-expanded", String(swotExpanded.has(key)));
+    });
+}
+
+async function sendSwot(event, domainId) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const out = form.querySelector(".row-status");
+  const field = form.elements.text;
+  const text = field.value.trim();
+  if (!text) {
+    setStatus(out, t("swot_required"), "error");
+    field.focus();
+    return;
+  }
+  const quadrant = form.elements.quadrant.value;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  const ack = await act(out, "swot", { domain_id: domainId, quadrant, text, client_id: newClientId() }, t("swot_saved"));
+  button.disabled = false;
+  if (ack.ok) {
+    field.value = "";
+    const item = { item_id: ack.item_id, domain_id: domainId, quadrant, text: text.split(/\s+/).join(" "), helix: me && me.helix };
+    swotRecent.set(item.item_id, { item, at: Date.now() });
+    if (addSwotItem(state, item)) render();
+  }
+}
+
+// ---- funders' signal
+
+function fundBox(d, where) {
+  const id = d.domain_id;
+  const headId = `fund-h-${where}-${id}`;
+  const inputId = `fund-instrument-${where}-${id}`;
+  const box = h("div", { class: "fund", role: "group", "aria-labelledby": headId },
+    h("p", { class: "fund-h", id: headId }, t("funding_title"), h("span", { class: "visually-hidden for-title" })),
+    h("div", { class: "fund-buttons" },
+      ...SIGNALS.map((s) =>
+        h("button", { type: "button", class: "fund-signal", "data-signal": s, "aria-pressed": "false", onclick: () => sendFund(box, id, s) },
+          t(`funding_${s}`)))),
+    // The instrument matters for a yes or a maybe: the field shows once one is chosen.
+    h("div", { class: "fund-instrument-box" },
+      h("label", { for: inputId, class: "small" }, t("instrument_optional")),
+      h("div", { class: "fund-instrument" },
+        h("input", { id: inputId, name: "instrument", maxlength: 200, autocomplete: "off", oninput: (e) => { e.currentTarget.dataset.dirty = "yes"; } }),
+        h("button", { type: "button", class: "secondary", onclick: () => saveInstrument(box, id) }, t("instrument_save")))),
+    h("p", { class: "fund-mine small" }),
+    h("p", { class: "row-status small", role: "status" }));
+  return box;
+}
+
+const myFunding = (id) => (me && me.funding && me.funding[String(id)]) || null;
+
+function fillFund(box, d) {
+  const saved = myFunding(d.domain_id);
+  const shown = fundPending.has(d.domain_id) ? fundPending.get(d.domain_id) : saved && saved.signal;
+  box.querySelector(".for-title").textContent = ` — ${d.title}`;
+  box.dataset.signal = shown || "";
+  for (const button of box.querySelectorAll(".fund-signal")) {
+    button.setAttribute("aria-pressed", String(button.dataset.signal === shown));
+  }
+  box.querySelector(".fund-instrument-box").hidden = !(shown === "yes" || shown === "maybe");
+  const input = box.querySelector("input");
+  if (!input.dataset.dirty && document.activeElement !== input) input.value = (saved && saved.instrument) || "";
+  const mine = box.querySelector(".fund-mine");
+  mine.textContent = !saved ? t("funding_mine_none")
+    : saved.instrument ? t("funding_mine_instrument", { signal: t(`funding_${saved.signal}`), instrument: saved.instrument })
+      : t("funding_mine", { signal: t(`funding_${saved.signal}`) });
+}
+
+async function sendFund(box, domainId, signal) {
+  const input = box.querySelector("input");
+  const instrument = input.value.trim();
+  fundPending.set(domainId, signal);
+  render();
+  const ack = await act(box.querySelector(".row-status"), "fund", { domain_id: domainId, signal, instrument });
+  if (fundPending.get(domainId) === signal) fundPending.delete(domainId);
+  if (ack.ok) {
+    me.funding = { ...(me.funding || {}), [String(ack.domain_id)]: { signal: ack.signal, instrument: ack.instrument } };
+    if (input.value.trim() === instrument) delete input.dataset.dirty;
+  }
+  render();
+}
+
+function saveInstrument(box, domainId) {
+  const saved = myFunding(domainId);
+  const signal = fundPending.get(domainId) || (saved && saved.signal);
+  if (signal) sendFund(box, domainId, signal); // the field shows only once a signal is chosen
+}

@@ -124,6 +124,8 @@ class Workshop(db.Model):
 
 class Participant(db.Model):
     __tablename__ = "participant"
+    # One invitation, one participant (NULLs, the walk-ins, are never equal).
+    __table_args__ = (sa.Index("uq_participant_invitation", "invitation_id", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), index=True)
     token: Mapped[str] = mapped_column(sa.String(64), unique=True)

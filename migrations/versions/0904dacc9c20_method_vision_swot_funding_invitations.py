@@ -112,6 +112,7 @@ def upgrade():
     with op.batch_alter_table('participant', schema=None) as batch_op:
         batch_op.add_column(sa.Column('invitation_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_participant_invitation', 'invitation', ['invitation_id'], ['id'])
+        batch_op.create_index('uq_participant_invitation', ['invitation_id'], unique=True)
 
     # ### end Alembic commands ###
 
@@ -122,6 +123,7 @@ def downgrade():
         # WARNING: constraint name is None; this directive will fail as
         # rendered.  Add a name, or use a naming convention; see
         # https://alembic.sqlalchemy.org/en/latest/naming.html
+        batch_op.drop_index('uq_participant_invitation')
         batch_op.drop_constraint('fk_participant_invitation', type_='foreignkey')
         batch_op.drop_column('invitation_id')
 

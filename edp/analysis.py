@@ -271,27 +271,33 @@ def results(
 
     Besides the contract keys (`method`, `ranking` entries with `domain_id`, `title`, `score`,
     `balanced_score`, `by_helix`, `voters`; `participation`; `schulze` for rank), the payload
-    carries what guards against wish lists and one-helix capture. All of it is read off
-    `by_helix` over the helices with voters (the "active" helices), so, like the balanced score,
-    none of it changes when a helix merely brings more people:
+    carries what guards against wish lists and one-helix capture, all over the helices with
+    voters (the "active" helices). Apart from `consensus`, it is read off `by_helix`, so, like
+    the balanced score, none of it changes when a helix merely brings more people:
 
     - `supporting_helices`: active helices with `by_helix[h] > 0`.
-    - `consensus` in [0, 1]: the weakest helix's support relative to the strongest,
-      `min(by_helix) / max(by_helix)`; 1.0 when every helix supports it equally (trivially so
-      with a single active helix), 0.0 when some active helix gives it nothing or when nobody
-      supports it.
+    - `consensus` in [0, 1], or None with fewer than two active helices (nothing to agree
+      across; in the public payload, fewer than two published buckets) and, under the score
+      method, for a domain nobody scored: Pol.is's
+      group-informed consensus (Small, Bjorkegren, Erkkilä, Shaw and Megill 2021, "Polis:
+      Scaling Deliberation by Mapping High Dimensional Opinion Spaces", Recerca 26(2)), with
+      the helices as the groups. See `group_consensus` for the formula and why it is a
+      geometric mean, and `_support_counts` for what counts as support under each method.
+      Unlike a min / max ratio, one helix that gave a domain nothing does not make it 0, and
+      a domain a single helix supports gets less than one every helix supports as much.
     - `spread`: `max(by_helix) - min(by_helix)`, in the method's own units (0.0 without voters).
     - `polarised`: helices disagree strongly about the domain. Each helix is compared with
       itself: its relative support for a domain is `by_helix[h]` divided by the mean of
       `by_helix[h]` over all domains. The domain is polarised when it clearly matters to one
       active helix (relative support >= `MATTERS_FROM`, 1.5) while another active helix gives it
       less than a quarter of its own average (< `MATTERS_NOT_BELOW`, 0.25). Why not "low
-      consensus": a small helix that puts all its points on one or two domains gives the others
-      0, which makes the absolute ratio `consensus` 0 nearly everywhere; a flag on almost every
-      domain tells the facilitator nothing. Comparing each helix with its own average asks
-      instead "is this a favourite of some group and a non-topic for another?". A helix that
-      gave no domain anything has no average and takes no side. Never true with fewer than
-      two active helices or a single domain.
+      consensus": consensus is low both for a domain that splits the helices and for one that
+      nobody much supports, and a small helix that puts all its points on one or two domains
+      gives the others 0 (an absolute comparison would flag almost every domain, which tells
+      the facilitator nothing). Comparing each helix with its own average asks instead "is
+      this a favourite of some group and a non-topic for another?". A helix that gave no
+      domain anything has no average and takes no side. Never true with fewer than two active
+      helices or a single domain.
     - `one_helix`: at least two active helices, but all the support comes from exactly one.
       Independent of `polarised` (a helix that spreads its support evenly supports a
       one-helix domain no more than its average).
@@ -365,8 +371,9 @@ def results(
         if active:
             by_helix = by_helix.div([float(participation[h]) for h in active], axis=1)
     schulze = _schulze_from_clean(rankings, ids) if method == "rank" else None
+    support, asked = _support_counts(method, rows, ids, active, participation)
     return _assemble(method, ids, titles, score, by_helix, domain_voters, participation, active,
-                     present, schulze)
+                     present, schulze, _consensus(support, asked, active))
 
 
 def dot_results_from_totals(
@@ -413,8 +420,11 @@ def dot_results_from_totals(
     by_helix = _table(t[t["h"] >= 0].groupby(["domain_id", "h"])["x"].sum(), ids, active)
     if active:
         by_helix = by_helix.div([float(participation[h]) for h in active], axis=1)
+    # Dot support: the helix's voters who gave the domain points, out of all its voters.
+    support = _table(t[t["h"] >= 0].groupby(["domain_id", "h"])["voters"].sum(), ids, active)
+    asked = _helix_voters(ids, active, participation)
     return _assemble("dot", ids, titles, score, by_helix, domain_voters, participation, active,
-                     present, None)
+                     present, None, _consensus(support, asked, active))
 
 
 def _assemble(
@@ -428,6 +438,7 @@ def _assemble(
     active: list[str],
     present: Mapping[str, int] | None,
     schulze: list[int] | None,
+    consensus: list[float | None],
 ) -> dict:
     """The payload from the per-domain numbers (shared by `results` and the totals path)."""
     balanced = by_helix.mean(axis=1) if active else pd.Series(0.0, index=pd.Index(ids))
@@ -440,7 +451,7 @@ def _assemble(
     balanced_l = [float(x) for x in balanced.reindex(ids).tolist()]
     voters_l = [int(x) for x in domain_voters.tolist()]
     helix_l = {h: [float(x) for x in by_helix[h].tolist()] for h in active}
-    consensus_l, spread_l, supporting_l, polarised_l, one_helix_l = agreement
+    spread_l, supporting_l, polarised_l, one_helix_l = agreement
     ranking = [
         {
             "domain_id": d,
@@ -449,7 +460,7 @@ def _assemble(
             "balanced_score": balanced_l[k],
             "by_helix": {h: helix_l[h][k] for h in active},
             "voters": voters_l[k],
-            "consensus": consensus_l[k],
+            "consensus": consensus[k],
             "spread": spread_l[k],
             "polarised": polarised_l[k],
             "one_helix": one_helix_l[k],
@@ -483,31 +494,105 @@ def _assemble(
 
 def _agreement(
     bh: np.ndarray, n_domains: int
-) -> tuple[list[float], list[float], list[int], list[bool], list[bool]]:
-    """Per-domain consensus, spread, supporting helices, polarised and one-helix flags.
+) -> tuple[list[float], list[int], list[bool], list[bool]]:
+    """Per-domain spread, supporting helices, polarised and one-helix flags.
 
     `bh` is the domain x active-helix `by_helix` table; see `results` for the definitions.
     """
     n_active = bh.shape[1] if bh.ndim == 2 else 0
     if n_active == 0:
-        zeros = [0.0] * n_domains
-        return zeros, list(zeros), [0] * n_domains, [False] * n_domains, [False] * n_domains
+        return [0.0] * n_domains, [0] * n_domains, [False] * n_domains, [False] * n_domains
     top = bh.max(axis=1)
     low = bh.min(axis=1)
     supporting = (bh > 0).sum(axis=1)
-    consensus = np.divide(low, top, out=np.zeros_like(top), where=top > 0)
-    consensus = np.clip(consensus, 0.0, 1.0)
     several = n_active >= 2
     matters, does_not = _relative_extremes(bh)
     polarised = several & matters.any(axis=1) & does_not.any(axis=1)
     one_helix = several & (supporting == 1)
     return (
-        [float(x) for x in consensus.tolist()],
         [float(x) for x in (top - low).tolist()],
         [int(x) for x in supporting.tolist()],
         [bool(x) for x in polarised.tolist()],
         [bool(x) for x in one_helix.tolist()],
     )
+
+
+def group_consensus(support: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Pol.is's group-informed consensus per row, normalised to [0, 1] by a geometric mean.
+
+    `support` and `asked` are domain x group arrays: s_h, how much support group h gave the
+    domain, out of n_h members asked (0 <= s_h <= n_h; see `_support_counts`). Following
+    Small, Bjorkegren, Erkkilä, Shaw and Megill (2021), "Polis: Scaling Deliberation by
+    Mapping High Dimensional Opinion Spaces", Recerca 26(2), each group's support rate is
+    Laplace-smoothed, p_h = (s_h + 1) / (n_h + 2), and Pol.is multiplies the p_h of all
+    groups: a domain scores high only when every group supports it, yet a group that gave it
+    nothing lowers the product instead of zeroing it (p_h > 0), and a group with few members
+    weighs in with its uncertainty (one person of one is 2/3, not 1; a group nobody in which
+    was asked is 1/2, neutral).
+
+    The raw product shrinks with the number of groups (0.8 in each of five groups is 0.33, in
+    each of two 0.64), so it cannot be read as a percentage nor compared between a workshop of
+    three helices and one of six. Hence the geometric mean, the product's H-th root over the H
+    groups: the same order of domains within a workshop (a monotone function of the product),
+    a value in (0, 1) that equals the common rate when every group's p_h is the same, and a
+    scale that means the same whatever the number of helices.
+    """
+    s = np.asarray(support, dtype=np.float64)
+    n = np.asarray(asked, dtype=np.float64)
+    rate = (s + 1.0) / (n + 2.0)
+    return np.clip(np.exp(np.log(rate).mean(axis=1)), 0.0, 1.0)
+
+
+def _consensus(support: pd.DataFrame, asked: pd.DataFrame,
+               active: list[str]) -> list[float | None]:
+    """`consensus` per domain (rows of the tables). None with fewer than two active helices
+    (nothing to agree across) and for a domain nobody was asked about (score: no helix scored
+    it; its rates would all be the neutral 1/2, a number with nothing behind it)."""
+    if len(active) < 2:
+        return [None] * len(support.index)
+    n = asked.to_numpy(dtype=np.float64)
+    value = group_consensus(support.to_numpy(dtype=np.float64), n)
+    return [float(x) if k > 0 else None for x, k in zip(value.tolist(), n.sum(axis=1).tolist())]
+
+
+def _helix_voters(ids: list[int], active: list[str],
+                  participation: Mapping[str, int]) -> pd.DataFrame:
+    """A domain x active-helix table holding each helix's voters in every row."""
+    counts = np.array([float(participation[h]) for h in active], dtype=np.float64)
+    return pd.DataFrame(np.tile(counts, (len(ids), 1)), index=pd.Index(ids),
+                        columns=pd.Index(active))
+
+
+def _support_counts(method: str, rows: pd.DataFrame, ids: list[int], active: list[str],
+                    participation: Mapping[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(support, asked): domain x active-helix tables of s_h and n_h for `group_consensus`.
+
+    `rows` are `results`' per-participant rows (`participant_id`, `domain_id`, `x` = the
+    participant's points, weighted mean or Borda points on the domain, `h` = helix code).
+    Support is what one participant gives, in [0, 1], summed over the helix:
+
+    - dot: n_h = the helix's voters; s_h = those of them who gave the domain points (a dot
+      is a yes, however many points: who supports it, not how loudly).
+    - score: n_h = the helix's participants who scored this domain; s_h = the sum of their
+      (weighted mean - 1) / 4, so 1 is no support and 5 full support. A helix nobody in which
+      scored the domain has n_h = 0 and p_h = 1/2, neutral: not having scored a domain is not
+      a score of 0.
+    - rank: n_h = the helix's voters; s_h = the sum of their normalised Borda positions
+      (m - i) / (m - 1) for position i of m domains (first 1, last 0, unranked 0; m = 1
+      gives 1).
+    """
+    mine = rows[rows["h"] >= 0]
+    keys = ["domain_id", "h"]
+    if method == "dot":
+        return (_table(mine.groupby(keys)["participant_id"].nunique(), ids, active),
+                _helix_voters(ids, active, participation))
+    if method == "score":
+        given = mine.assign(x=((mine["x"] - 1.0) / 4.0).clip(0.0, 1.0)).groupby(keys)["x"]
+        return _table(given.sum(), ids, active), _table(given.count(), ids, active)
+    m = len(ids)
+    position = mine["x"] / (m - 1) if m > 1 else pd.Series(1.0, index=mine.index)
+    given = mine.assign(x=position).groupby(keys)["x"]
+    return _table(given.sum(), ids, active), _helix_voters(ids, active, participation)
 
 
 def _relative_extremes(bh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -575,8 +660,9 @@ def round_summary(
     - `split`: the domain's helix split, `by_helix[h] / sum(by_helix)` for this domain: which
       share of its (per-voter) support came from each helix. Head counts do not weigh in,
       because `by_helix` is already divided by each helix's voters.
-    - `consensus` is taken as computed (min/max of `by_helix`, already scale-free); None, like
-      `rank`, when nobody voted in the round.
+    - `consensus` is taken as computed (already on a 0..1 scale that does not depend on the
+      method, the budget or the number of helices; see `group_consensus`); None, like `rank`,
+      when nobody voted in the round, and None as computed with fewer than two helices voting.
 
     `rank` is the position in the results ranking (score descending, ties by domain id);
     `priority` the decided priority (`rank`, `rationale`, `indicators`) or None. Pure: takes a
@@ -594,7 +680,7 @@ def round_summary(
             "score": float(e["score"]),
             "balanced_score": float(e["balanced_score"]),
             "support": float(e["balanced_score"]) / total if voted and total > 0 else None,
-            "consensus": float(e.get("consensus", 0.0)) if voted else None,
+            "consensus": _number(e.get("consensus")) if voted else None,
             "by_helix": by_helix,
             "split": {h: (max(0.0, x) / helix_total if helix_total > 0 else None)
                       for h, x in by_helix.items()},
@@ -603,6 +689,10 @@ def round_summary(
             e["domain_id"] in priorities else None,
         }
     return out
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def normalise_title(title: str) -> str:

@@ -72,7 +72,12 @@ def assert_plain_types(res: dict) -> None:
         assert type(e["balanced_score"]) is float
         assert type(e["voters"]) is int
         assert all(type(v) is float for v in e["by_helix"].values())
-        assert type(e["consensus"]) is float and 0.0 <= e["consensus"] <= 1.0
+        active = [h for h, n in res["participation"].items() if n > 0]
+        if len(active) < 2:
+            assert e["consensus"] is None  # nothing to agree across
+        else:
+            assert e["consensus"] is None or (
+                type(e["consensus"]) is float and 0.0 < e["consensus"] < 1.0)
         assert type(e["spread"]) is float and e["spread"] >= 0.0
         assert type(e["polarised"]) is bool
         assert type(e["one_helix"]) is bool
@@ -95,6 +100,11 @@ def core(e: dict) -> dict:
 
 def agreement(e: dict) -> tuple:
     return tuple(e[k] for k in AGREEMENT_KEYS)
+
+
+def polis(*groups: tuple[float, int]) -> float:
+    """Consensus by hand: the geometric mean of (s + 1) / (n + 2) over (s, n) per helix."""
+    return math.prod((s + 1) / (n + 2) for s, n in groups) ** (1 / len(groups))
 
 
 def ranks(pid: int, helix: str, order: list[int], start: int = 1, step: int = 1) -> list[tuple]:
@@ -130,7 +140,7 @@ def test_nobody_voted_gives_zeros(method):
     for e in res["ranking"]:
         assert e == {"domain_id": e["domain_id"], "title": f"D{e['domain_id']}", "score": 0.0,
                      "balanced_score": 0.0, "by_helix": {}, "voters": 0,
-                     "consensus": 0.0, "spread": 0.0, "polarised": False, "one_helix": False,
+                     "consensus": None, "spread": 0.0, "polarised": False, "one_helix": False,
                      "supporting_helices": 0}
     assert res["totals"] == {"voters": 0, "ballots": 0}
     assert res["warnings"] == []
@@ -172,12 +182,15 @@ def test_dot_hand_example():
                           "by_helix": {"government": 2.0, "business": 0.0}, "voters": 2}
     assert core(r[3]) == {"domain_id": 3, "title": "D3", "score": 4.0, "balanced_score": 1.0,
                           "by_helix": {"government": 2.0, "business": 0.0}, "voters": 1}
-    # consensus = min / max of by_helix, spread = max - min, over government and business.
-    # Relative support (by_helix / the helix's mean 5/3 over the three domains): D2 is business's
-    # favourite (3.0) but still gets 0.6 of government's average, so it is not polarised.
-    assert agreement(r[2]) == (0.2, 4.0, False, False, 2)
-    assert agreement(r[1]) == (0.0, 2.0, False, True, 1)  # business gave nothing; gov 1.2
-    assert agreement(r[3]) == (0.0, 2.0, False, True, 1)
+    # consensus over (supporters, voters) of government (of 2) and business (of 1); spread =
+    # max - min of by_helix. Relative support (by_helix / the helix's mean 5/3 over the three
+    # domains): D2 is business's favourite (3.0) but still gets 0.6 of government's average,
+    # so it is not polarised.
+    assert agreement(r[2]) == (pytest.approx(polis((1, 2), (1, 1))), 4.0, False, False, 2)
+    # Business gave D1 nothing: lower, but not 0 (gov 1.2 of its average: no flag).
+    assert agreement(r[1]) == (pytest.approx(polis((2, 2), (0, 1))), 2.0, False, True, 1)
+    assert agreement(r[3]) == (pytest.approx(polis((1, 2), (0, 1))), 2.0, False, True, 1)
+    assert r[1]["consensus"] == pytest.approx(0.5)  # sqrt(3/4 x 1/3)
     assert res["totals"] == {"voters": 3, "ballots": 5}  # p1 x2, p2 x2, p3 x1
     assert res["warnings"] == [  # ranking order
         {"code": "one_helix", "domain_id": 1, "helix": "government"},
@@ -451,12 +464,15 @@ def test_dot_consensus_spread_and_flags_hand_example():
     assert_plain_types(res)
     r = by_id(res)
     assert r[1]["by_helix"] == {"government": 3.0, "business": 1.5, "academia": 3.0}
-    assert agreement(r[1]) == (0.5, 1.5, False, False, 3)  # 1.5 / 3 and 3 - 1.5
+    # All of government and academia and half of business: (3/4 x 2/4 x 2/3) ** (1/3).
+    assert agreement(r[1]) == (pytest.approx(0.25 ** (1 / 3)), 1.5, False, False, 3)
     assert r[2]["by_helix"] == {"government": 0.0, "business": 2.5, "academia": 0.0}
     # Means over D1..D3: government 1, business 4/3, academia 1. D2 is 1.875 x business's
     # average and 0 for the others: it matters to business and not to them.
-    assert agreement(r[2]) == (0.0, 2.5, True, True, 1)
-    assert agreement(r[3]) == (0.0, 0.0, False, False, 0)  # nobody supports D3: no flag
+    assert agreement(r[2]) == (pytest.approx(polis((0, 2), (1, 2), (0, 1))), 2.5, True, True, 1)
+    # Nobody supports D3: no flag, and the lowest consensus of the three.
+    assert agreement(r[3]) == (pytest.approx(polis((0, 2), (0, 2), (0, 1))), 0.0, False, False, 0)
+    assert r[3]["consensus"] < r[2]["consensus"] < r[1]["consensus"]
     assert res["totals"] == {"voters": 5, "ballots": 5}  # D1 has 4 voters, D2 1
     assert res["warnings"] == [{"code": "one_helix", "domain_id": 2, "helix": "business"}]
 
@@ -474,7 +490,8 @@ def test_polarised_thresholds_are_relative_to_each_helix_average():
     assert [by_id(res)[d]["polarised"] for d in (1, 2)] == [False, False]
     # 1 of 9: 2/9 of its average, below a quarter: polarised.
     res = d1((3, 1), (1, 8))
-    assert agreement(by_id(res)[1]) == (pytest.approx(1 / 3), 2.0, True, False, 2)
+    # Both voters gave D1 points: each helix's rate is (1 + 1) / (1 + 2).
+    assert agreement(by_id(res)[1]) == (pytest.approx(2 / 3), 2.0, True, False, 2)
     assert not by_id(res)[2]["polarised"]  # business's favourite, but 0.5 of government's mean
     assert res["warnings"] == [
         {"code": "polarised", "domain_id": 1, "high": ["government"], "low": ["business"]}
@@ -484,7 +501,7 @@ def test_polarised_thresholds_are_relative_to_each_helix_average():
     assert [by_id(res)[d]["polarised"] for d in (1, 2)] == [False, False]
     # A single domain is each helix's average: nothing to compare with.
     res = run("dot", doms(1), votes=[(1, "government", 1, 1), (2, "business", 1, 9)])
-    assert agreement(by_id(res)[1]) == (pytest.approx(1 / 9), 8.0, False, False, 2)
+    assert agreement(by_id(res)[1]) == (pytest.approx(2 / 3), 8.0, False, False, 2)
 
 
 def test_a_small_concentrated_helix_does_not_polarise_everything():
@@ -501,7 +518,14 @@ def test_a_small_concentrated_helix_does_not_polarise_everything():
         1: {"government": 2.0, "business": 5.0, "academia": 0.0},
         5: {"government": 2.0, "business": 0.0, "academia": 10.0},
     }
-    assert all(r[d]["consensus"] == 0.0 for d in (1, 2, 3, 4, 5))  # the old flag: all five
+    # A min / max ratio gave all five 0 (some helix gave each nothing). Consensus still ranks
+    # them: D1 and D2 have all of government and business, D3 and D5 one helix's half or a
+    # helix of one less, D4 only government.
+    c = {d: r[d]["consensus"] for d in (1, 2, 3, 4, 5)}
+    assert c[1] == c[2] == pytest.approx(polis((2, 2), (2, 2), (0, 1)))
+    assert c[3] == pytest.approx(polis((2, 2), (1, 2), (0, 1))) == pytest.approx(0.5)
+    assert c[5] == pytest.approx(polis((2, 2), (0, 2), (1, 1))) == pytest.approx(0.5)
+    assert c[4] == pytest.approx(polis((2, 2), (0, 2), (0, 1))) and c[4] == min(c.values()) > 0
     # Averages: government 2, business 2, academia 2. D1 is 2.5 x business's average and 0 for
     # academia; D5 is 5 x academia's and 0 for business. D2 and D3 are nobody's favourite
     # (business 1.25, government 1); D4 only government supports, evenly (one helix).
@@ -540,9 +564,10 @@ def test_a_single_voting_helix_is_never_polarised_or_one_helix():
     votes = [(1, "business", 1, 3), (2, "business", 2, 1)]
     res = run("dot", doms(1, 2, 3), votes=votes)
     r = by_id(res)
-    assert agreement(r[1]) == (1.0, 0.0, False, False, 1)
-    assert agreement(r[2]) == (1.0, 0.0, False, False, 1)
-    assert agreement(r[3]) == (0.0, 0.0, False, False, 0)
+    # Nothing to agree across: no consensus rather than a trivial 100%.
+    assert agreement(r[1]) == (None, 0.0, False, False, 1)
+    assert agreement(r[2]) == (None, 0.0, False, False, 1)
+    assert agreement(r[3]) == (None, 0.0, False, False, 0)
     assert res["warnings"] == []
 
 
@@ -557,9 +582,10 @@ def test_score_consensus_hand_example():
     r = by_id(res)
     assert r[1]["by_helix"] == {"government": 5.0, "business": 1.0}
     # Averages: government 4, business 2.5; D1 is 1.25 x and 0.4 x: a gap, not polarised.
-    assert agreement(r[1]) == (0.2, 4.0, False, False, 2)
+    # Support is (mean - 1) / 4: government 1 of 1, business 0 of 1.
+    assert agreement(r[1]) == (pytest.approx(polis((1, 1), (0, 1))), 4.0, False, False, 2)
     assert r[2]["by_helix"] == {"government": 3.0, "business": 4.0}
-    assert agreement(r[2]) == (0.75, 1.0, False, False, 2)
+    assert agreement(r[2]) == (pytest.approx(polis((0.5, 1), (0.75, 1))), 1.0, False, False, 2)
     assert res["totals"] == {"voters": 2, "ballots": 4}
     assert res["warnings"] == []
     # A third domain only government scores (5): 5 / (13 / 3) = 1.15 x government's average,
@@ -567,13 +593,18 @@ def test_score_consensus_hand_example():
     more = scores + [(1, "government", 3, "impact", 5)]
     r = by_id(run("score", doms(1, 2, 3), scores=more))
     assert r[3]["one_helix"] and not r[3]["polarised"]
+    # Business did not score D3: neutral (1/2), not a score of 0.
+    assert r[3]["consensus"] == pytest.approx(polis((1, 1), (0, 0)))
     # Two more domains both helices score 1: government's average falls to 3, so D3 (5) is
     # 1.67 x it, while business (average 7 / 5) gives it nothing.
     for d in (4, 5):
         more += [(1, "government", d, "impact", 1), (2, "business", d, "impact", 1)]
     r = by_id(run("score", doms(1, 2, 3, 4, 5), scores=more))
     assert r[3]["by_helix"] == {"government": 5.0, "business": 0.0}
-    assert agreement(r[3]) == (0.0, 5.0, True, True, 1)
+    assert agreement(r[3]) == (pytest.approx(polis((1, 1), (0, 0))), 5.0, True, True, 1)
+    # A domain nobody scored has no consensus (nobody was asked), whatever its helices.
+    r = by_id(run("score", doms(1, 2, 3, 6), scores=more))
+    assert r[6]["voters"] == 0 and r[6]["consensus"] is None
 
 
 def test_rank_last_place_is_no_support():
@@ -583,11 +614,14 @@ def test_rank_last_place_is_no_support():
     r = by_id(res)
     # Both helices average 1 point per domain.
     assert r[1]["by_helix"] == {"government": 2.0, "academia": 0.0}
-    assert agreement(r[1]) == (0.0, 2.0, True, True, 1)  # government's favourite, academia's last
+    # Support is the normalised position (m - i) / (m - 1): first 1, second 1/2, last 0.
+    # Government's favourite, academia's last:
+    assert agreement(r[1]) == (pytest.approx(polis((1, 1), (0, 1))), 2.0, True, True, 1)
     assert r[2]["by_helix"] == {"government": 1.0, "academia": 2.0}
-    assert agreement(r[2]) == (0.5, 1.0, False, False, 2)
+    assert agreement(r[2]) == (pytest.approx(polis((0.5, 1), (1, 1))), 1.0, False, False, 2)
     assert r[3]["by_helix"] == {"government": 0.0, "academia": 1.0}
-    assert agreement(r[3]) == (0.0, 1.0, False, True, 1)  # academia's average: not a favourite
+    # Academia's average: not a favourite.
+    assert agreement(r[3]) == (pytest.approx(polis((0, 1), (0.5, 1))), 1.0, False, True, 1)
     assert res["totals"] == {"voters": 2, "ballots": 6}
     assert [e["domain_id"] for e in res["ranking"]] == [2, 1, 3]
     assert res["warnings"] == [
@@ -667,6 +701,24 @@ def reference(method, domain_ids, votes, scores, rankings, helices, weights) -> 
         for pid, order in ballots.items():
             for i, did in enumerate(order, start=1):
                 given[did].append((pid, float(m - i)))
+    # Consensus (Pol.is): per helix, support s out of n asked, each participant's support in
+    # [0, 1] (dot: any points; score: (mean - 1) / 4 over those who scored it; rank: the
+    # normalised Borda position, n = all the helix's voters).
+    consensus_of: dict[int, float | None] = {}
+    for d in ids:
+        rates = []
+        for h in active:
+            mine = [(p, a) for p, a in given[d] if helix_of[p] == h]
+            if method == "dot":
+                s, n = len({p for p, a in mine if a > 0}), voters[h]
+            elif method == "score":
+                s, n = sum((a - 1) / 4 for _, a in mine), len(mine)
+            else:
+                s, n = sum(a / (m - 1) if m > 1 else 1.0 for _, a in mine), voters[h]
+            rates.append(((s + 1) / (n + 2), n))
+        asked = sum(n for _, n in rates)
+        consensus_of[d] = (math.prod(r for r, _ in rates) ** (1 / len(rates))
+                           if len(active) >= 2 and asked > 0 else None)
     support_of: dict[int, dict[str, float]] = {}  # domain -> helix -> by_helix
     for d in ids:
         support_of[d] = {}
@@ -688,7 +740,6 @@ def reference(method, domain_ids, votes, scores, rankings, helices, weights) -> 
             score = sum(amounts)
         support = [x for x in bh.values()]
         top, low = (max(support), min(support)) if support else (0.0, 0.0)
-        consensus = low / top if top > 0 else 0.0
         helping = sum(1 for x in support if x > 0)
         high, low_helices = [], []
         for h in active:
@@ -701,7 +752,7 @@ def reference(method, domain_ids, votes, scores, rankings, helices, weights) -> 
             "by_helix": bh,
             "balanced_score": sum(bh.values()) / len(bh) if bh else 0.0,
             "voters": len({p for p, _ in given[d]}),
-            "consensus": consensus,
+            "consensus": consensus_of[d],
             "spread": top - low,
             "supporting_helices": helping,
             "polarised": bool(high) and bool(low_helices),
@@ -790,7 +841,10 @@ def test_matches_reference_implementation(ws, method):
         assert e["by_helix"] == pytest.approx(r["by_helix"])
         assert list(e["by_helix"]) == list(r["by_helix"])
         assert e["voters"] == r["voters"]
-        assert e["consensus"] == pytest.approx(r["consensus"])
+        if r["consensus"] is None:
+            assert e["consensus"] is None
+        else:
+            assert e["consensus"] == pytest.approx(r["consensus"])
         assert e["spread"] == pytest.approx(r["spread"])
         for flag in ("polarised", "one_helix", "supporting_helices"):
             assert e[flag] == r[flag], flag
@@ -854,7 +908,8 @@ def test_balanced_score_ignores_helix_size(ws, method, helix, k):
     for d in ids:
         assert after[d]["balanced_score"] == pytest.approx(before[d]["balanced_score"])
         assert after[d]["by_helix"] == pytest.approx(before[d]["by_helix"])
-        assert after[d]["consensus"] == pytest.approx(before[d]["consensus"])
+        # Not consensus: its smoothing rightly trusts a bigger helix's rate more (see
+        # tests/test_consensus.py for what head counts do and do not change there).
         assert after[d]["spread"] == pytest.approx(before[d]["spread"])
         for flag in ("polarised", "one_helix", "supporting_helices"):
             assert after[d][flag] == before[d][flag], flag
@@ -880,14 +935,20 @@ def test_agreement_invariants(ws, method, present):
         assert list(e["by_helix"]) == active
         assert e["supporting_helices"] == sum(x > 0 for x in support)
         assert e["spread"] == pytest.approx(max(support) - min(support) if support else 0.0)
+        # Consensus exists exactly when there is something to agree across, and is never 0
+        # (a helix that gave nothing lowers it) nor 1 (no group of people proves certainty).
+        assert (e["consensus"] is None) == (len(active) < 2 or (
+            method == "score" and e["voters"] == 0))
+        assert e["consensus"] is None or 0.0 < e["consensus"] < 1.0
         if e["one_helix"]:
-            assert e["consensus"] == 0.0 and len(active) >= 2
+            assert len(active) >= 2
         if e["polarised"]:
-            # Someone supports it and someone gives it (almost) nothing: never full consensus.
-            assert e["score"] > 0 and e["consensus"] < 1.0 and len(active) >= 2
+            assert e["score"] > 0 and len(active) >= 2
             assert e["supporting_helices"] >= 1 and len(res["ranking"]) >= 2
         if e["supporting_helices"] == 0:
-            assert e["consensus"] == 0.0 and not e["polarised"]
+            # Nobody supports it: every rate is at most 1 / (1 + 2).
+            assert not e["polarised"]
+            assert e["consensus"] is None or e["consensus"] <= 1 / 3 + 1e-12
         warned = [w for w in res["warnings"] if w.get("domain_id") == e["domain_id"]]
         if e["polarised"] and not e["one_helix"]:
             (w,) = warned

@@ -248,8 +248,15 @@ def test_comparison_numbers_are_each_rounds_results(app, two_rounds):
     assert irrigation["earlier_support"] == pytest.approx(3.3 / 8.4)
     assert irrigation["later_support"] == pytest.approx(3 / 8)
     assert irrigation["support_change"] == pytest.approx(3 / 8 - 3.3 / 8.4)
-    assert irrigation["earlier_consensus"] == pytest.approx(2 / 5)
-    assert irrigation["consensus_change"] == pytest.approx(-2 / 5)  # civil society gave it 0
+    # Consensus (Pol.is: geometric mean of (s + 1) / (n + 2) per helix). Round 1: every voter
+    # gave it points but one of business's two. Round 2: support is the normalised Borda
+    # position (first 1, second 3/4), civil society left it unranked (0).
+    earlier = ((2 / 3) ** 4 * (2 / 4)) ** (1 / 5)
+    later = ((2 / 3) ** 3 * (1.75 / 3) ** 2 * (1 / 3)) ** (1 / 6)
+    assert irrigation["earlier_consensus"] == pytest.approx(earlier)
+    assert irrigation["later_consensus"] == pytest.approx(later)
+    assert irrigation["consensus_change"] == pytest.approx(later - earlier)
+    assert later < earlier
     assert irrigation["split_government_earlier"] == pytest.approx(5 / 16.5)
     assert irrigation["split_funders_later"] == pytest.approx(4 / 18)
     assert (irrigation["earlier_rank"], irrigation["later_rank"]) == (1, 1)

@@ -4,8 +4,11 @@
 //    points each helix gave (the bar is the score); score stacks each helix's share of the
 //    helix-balanced score (by_helix / number of voting helices), as means do not add up.
 // 2. Support and consensus: a point per domain, x = helix-balanced score (a crowded helix cannot
-//    push it), y = consensus (weakest helix / strongest). Top right = strong and shared; bottom
-//    right = strong for some, not for others. The marker says why: broad, helices disagree,
+//    push it), y = consensus across helices (Pol.is's group-informed consensus: the geometric
+//    mean over the helices of each one's smoothed support rate; see docs/protocol.md). Top right
+//    = strong and shared; bottom right = strong for some, not for others. With fewer than two
+//    helices voting there is nothing to agree across: consensus is null and the chart stays
+//    empty. The marker says why: broad, helices disagree,
 //    support from one helix only. Each point is labelled with its place in the ranking (and,
 //    for the top few, its title where it fits); labels are placed so that none overlaps
 //    another label or a marker, and domains on the very same spot share one label ("7–9").
@@ -37,6 +40,8 @@ export const helixColour = (key) => {
 
 const percent = new Intl.NumberFormat(page.language || "en", { style: "percent", maximumFractionDigits: 0 });
 export const pct = (x) => percent.format(Number(x) || 0);
+/** Consensus as a percentage; "–" when there is none (fewer than two helices voted). */
+export const consensusText = (x) => (x === null || x === undefined ? "–" : pct(x));
 
 /** Why a domain is where it is: "one_helix", "polarised" or "broad". */
 export const kindOf = (r) => (r.one_helix ? "one_helix" : r.polarised ? "polarised" : "broad");
@@ -222,12 +227,13 @@ export function rankingChart(canvas, results, size, limit = 12) {
 
 // ---------------------------------------------------------------- support and consensus
 
-/** Points per kind; only domains someone supports (the rest would pile up at 0, 0). */
+/** Points per kind; only domains someone supports (the rest would pile up at 0) and that have
+ * a consensus (null: fewer than two helices voted). */
 function scatterDatasets(results, limit) {
   const ranking = results.ranking || [];
   const points = { broad: [], polarised: [], one_helix: [] };
   ranking.forEach((r, i) => {
-    if (i >= limit || !(r.balanced_score > 0)) return;
+    if (i >= limit || !(r.balanced_score > 0) || r.consensus === null || r.consensus === undefined) return;
     points[kindOf(r)].push({ x: r.balanced_score, y: r.consensus, n: i + 1, title: r.title, domain_id: r.domain_id });
   });
   return KINDS.map((k) => ({ key: k.key, label: k.label(), data: points[k.key] }));

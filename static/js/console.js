@@ -2,7 +2,7 @@
 // over one panel per phase (lobby, proposals, comments, votes, results, short list, export).
 // A facilitator action is only ever sent while connected: one clicked offline is held with a
 // notice and sent again only when the facilitator says so.
-import { SIZES, consensusChart, pct, rankingChart, setupCharts } from "./charts.js";
+import { SIZES, consensusChart, consensusText, rankingChart, setupCharts } from "./charts.js";
 import { addComment, countRows, emit, h, helixLabel, keepNewerComments, loadComments, num, onConnect, page, renderBars, setStatus, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
 
@@ -479,7 +479,7 @@ function renderResults() {
       h("th", { scope: "row" }, h("span", { class: "title" }, r.title), ...warningBadges(r.domain_id)),
       h("td", { class: "num" }, num(r.score)),
       h("td", { class: "num" }, num(r.balanced_score)),
-      h("td", { class: "num" }, r.voters ? pct(r.consensus) : "–"),
+      h("td", { class: "num" }, r.voters ? consensusText(r.consensus) : "–"),
       h("td", { class: "num" }, String(r.voters)),
       ...active.map((x) => h("td", { class: "num" }, num((r.by_helix || {})[x.key] || 0))))));
   renderWarnings(ranking);
@@ -536,7 +536,7 @@ function renderTradeoff() {
       h("th", { scope: "row" }, h("span", { class: "title" }, title), ...(voted ? warningBadges(domainId) : [])),
       h("td", { class: "num" }, voted ? num(r.score) : "–"),
       h("td", { class: "num" }, voted ? num(r.balanced_score) : "–"),
-      h("td", { class: "num" }, voted ? pct(r.consensus) : "–"),
+      h("td", { class: "num" }, voted ? consensusText(r.consensus) : "–"),
       h("td", { class: "note" }, voted ? note : t("no_votes_for")),
     ];
   };

@@ -508,8 +508,8 @@ function renderRanking(ranking) {
         const meta = [];
         if (r.voters) {
           meta.push(t("balanced_value", { score: num(r.balanced_score) }));
-          // With one helix behind it, consensus is 0 by definition: the words say more.
-          if (kindOf(r) !== "one_helix") meta.push(t("consensus_value", { value: pct(r.consensus) }));
+          // With one helix behind it the words say more; with one helix voting there is none.
+          if (kindOf(r) !== "one_helix" && r.consensus != null) meta.push(t("consensus_value", { value: pct(r.consensus) }));
           const kind = kindWords[kindOf(r)]();
           if (kind) meta.push(kind);
         } else {
@@ -539,7 +539,7 @@ function renderResults(onStage) {
       li.querySelector(".title").textContent = r.title;
       li.querySelector(".score").textContent = t("score_value", { score: num(r.score) });
       li.querySelector(".balanced").textContent = `· ${t("balanced_value", { score: num(r.balanced_score) })}`;
-      li.querySelector(".consensus").textContent = r.voters ? `· ${t("consensus_value", { value: pct(r.consensus) })}` : "";
+      li.querySelector(".consensus").textContent = r.voters && r.consensus != null ? `· ${t("consensus_value", { value: pct(r.consensus) })}` : "";
       const kind = kindWords[kindOf(r)]();
       li.querySelector(".kind").textContent = kind ? `· ${kind}` : "";
     });

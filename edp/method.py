@@ -17,10 +17,10 @@ and raises `EDPError` with a machine code.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
@@ -149,17 +149,15 @@ def hide_statement(ws: Workshop, statement_id: int, hidden: bool) -> Statement:
 
 
 def agreement(rates: dict[str, tuple[int, int]]) -> float | None:
-    """Pol.is's group-informed consensus over groups, scaled to [0, 1] for any number of them.
-
-    `rates` maps a group to (agree, seen). Each group's Laplace-smoothed agreement is
-    (agree + 1) / (seen + 2) (Small et al. 2021, "Polis: Scaling deliberation by mapping high
-    dimensional opinion spaces", Recerca 26(2)); Pol.is multiplies them. A product shrinks
-    with the number of groups, so the geometric mean is taken instead: the same order for a
-    given workshop, comparable across workshops. None without any group."""
+    """How broadly the helices agree with a statement: the results' consensus measure
+    (`analysis.group_consensus`, Pol.is's group-informed consensus scaled to [0, 1]) over the
+    groups that reacted, with `rates` mapping a group to (agree, reactions). None without any
+    group."""
     if not rates:
         return None
-    logs = [math.log((a + 1) / (n + 2)) for a, n in rates.values()]
-    return math.exp(sum(logs) / len(logs))
+    agree = np.array([[a for a, _n in rates.values()]], dtype=np.float64)
+    seen = np.array([[n for _a, n in rates.values()]], dtype=np.float64)
+    return float(analysis.group_consensus(agree, seen)[0])
 
 
 def vision_summary(ws: Workshop, facilitator: bool = False) -> list[dict[str, Any]]:

@@ -435,17 +435,33 @@ def demo(host, port, participants, no_serve):
 
 
 def simulate(ws, participants: int, seed: int = 7) -> None:
-    """Fill a workshop with participants who propose, comment and vote, as a real room would."""
+    """Fill a workshop with participants who write and react to a vision (one statement
+    adopted), propose, comment, write SWOT items, give the funders' signal and vote, as a real
+    room would."""
+    from . import method
     from . import workshop as rules
     from .extensions import db
 
     rng = random.Random(seed)
     helices = ws.helix_keys()
-    rules.set_phase(ws, "propose")
+    rules.set_phase(ws, "vision")
     people = []
     for i in range(participants):
         p, _ = rules.join(ws.code, helices[i % len(helices)], name=f"Demo {i + 1}")
         people.append(p)
+    visions = [
+        "In 2035 the region exports clean energy and the know-how to make it.",
+        "In 2035 young people find skilled work without leaving the region.",
+        "In 2035 every farm is a technology start-up.",
+    ]
+    statements = [method.statement(p, text) for text, p in zip(visions, people)]
+    for p in people:
+        for s, agree in zip(statements, (0.85, 0.7, 0.3)):
+            method.react(p, s.id, "agree" if rng.random() < agree
+                         else rng.choice(["disagree", "pass"]))
+    method.adopt(ws, statements[0].id, True)
+    db.session.commit()
+    rules.set_phase(ws, "propose")
     ideas = [
         ("Circular bio-economy", "Valorising agri-food residues into bio-materials and energy."),
         ("Digital health services", "Telemedicine and health data platforms for remote areas."),
@@ -460,6 +476,18 @@ def simulate(ws, participants: int, seed: int = 7) -> None:
     for p in people[: max(1, participants // 3)]:
         d = rng.choice(domains)
         rules.comment(p, d.id, rng.choice(stances), f"Comment on {d.title} from {p.helix}.")
+    swot = [("strength", "Two university labs already work on it."),
+            ("weakness", "Few firms can invest in pilots."),
+            ("opportunity", "The next EU funding call fits it."),
+            ("threat", "Neighbouring regions move faster.")]
+    for n, d in enumerate(domains[:4]):
+        for k, (quadrant, text) in enumerate(swot[: 4 - n % 2]):
+            method.swot(people[(n + k) % len(people)], d.id, quadrant, text)
+    funders = [p for p in people if method.is_funder(ws, p.helix)]
+    instruments = ["ERDF regional programme", "Regional development bank", ""]
+    for p in funders:
+        for d in domains:
+            method.fund(p, d.id, rng.choice(method.SIGNALS), rng.choice(instruments))
     db.session.commit()
     rules.set_phase(ws, "vote")
     for p in people:

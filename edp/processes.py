@@ -7,6 +7,9 @@ settings, helices, criteria, method, budget and language, and with the domains t
 chose to carry forward as seed domains. Each carried domain points back to the one it continues
 (`Domain.carried_from_id`), and the new workshop's record gets a `carry` event per domain with
 the earlier round's results for it, so a domain's history survives even an export and import.
+The shared vision travels too: the earlier round's adopted statements open the new round
+adopted (`Statement.carried_from_id`), so the vision heads every round's report, and the room
+can react to it again or adopt more.
 
 The comparison (`compare_rounds`) matches domains across two rounds by that chain of carried
 domains, else by their title, and tells for each whether it was kept, added or dropped, and how
@@ -39,7 +42,16 @@ from .analysis import (  # noqa: F401  (the comparison arithmetic, re-exported)
     round_summary,
 )
 from .extensions import db
-from .models import Domain, Event, Facilitator, Participant, Priority, Process, Workshop
+from .models import (
+    Domain,
+    Event,
+    Facilitator,
+    Participant,
+    Priority,
+    Process,
+    Statement,
+    Workshop,
+)
 
 # What `new_round` may carry besides an explicit list of domain ids.
 CARRY_ALL, CARRY_PRIORITIES = "all-approved", "priorities"
@@ -219,7 +231,8 @@ def new_round(
     with `previous` as round 1). The new workshop starts in `lobby` with the earlier round's
     settings; each carried domain becomes an approved seed domain that points back to the one
     it continues, with a `propose` event (so the record replays) and a `carry` event holding
-    the earlier round's results for it."""
+    the earlier round's results for it. The earlier round's adopted vision statements come
+    adopted, so the shared vision heads the new round too."""
     facilitator = facilitator or previous.facilitator
     if previous.facilitator_id != facilitator.id:
         raise fail("forbidden")
@@ -237,9 +250,11 @@ def new_round(
     ws = rules.create_workshop(_template_of(previous), facilitator, title=title.strip()[:200])
     ws.settings = {**(previous.settings or {}), **ws.settings}
     ws.process_id, ws.round_no, ws.previous_id = process.id, number, previous.id
+    vision = adopted_statements(previous)
     rules.record(ws, "round", "facilitator", process_id=process.id, round=number,
                  previous_workshop_id=previous.id, previous_code=previous.code,
-                 carried=len(chosen))
+                 carried=len(chosen), vision=len(vision))
+    _carry_vision(ws, vision)
     for old in chosen:
         d = Domain(workshop_id=ws.id, title=old.title, description=old.description,
                    rationale=old.rationale, sdgs=list(old.sdgs or []), status="approved",
@@ -255,6 +270,24 @@ def new_round(
                      method=previous.method, results=_json_summary(earlier.get(old.id)))
     db.session.flush()
     return ws
+
+
+def adopted_statements(ws: Workshop) -> list[Statement]:
+    """The workshop's shared vision: its adopted statements (never hidden ones), oldest first."""
+    return list(db.session.scalars(
+        sa.select(Statement).where(Statement.workshop_id == ws.id, Statement.adopted.is_(True),
+                                   Statement.hidden.is_(False)).order_by(Statement.id)))
+
+
+def _carry_vision(ws: Workshop, vision: list[Statement]) -> None:
+    """The earlier round's adopted statements, adopted in `ws` too, each with a `statement`
+    event (role `system`, `adopted: true`, `carried_from`) so the record replays."""
+    for old in vision:
+        s = Statement(workshop_id=ws.id, text=old.text, adopted=True, carried_from_id=old.id)
+        db.session.add(s)
+        db.session.flush()
+        rules.record(ws, "statement", "system", statement_id=s.id, text=s.text, adopted=True,
+                     carried_from=old.id)
 
 
 def _json_summary(entry: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -5,7 +5,8 @@ A later round of a continuous EDP, or another region pairing with this one, runs
 else as recorded: its settings and phase, the domains with their statuses and merge lineage,
 the participants as anonymous references with their helix (names and organisations only when
 the record is "named" and carries them on comments or proposals), the comments, the ballots
-(votes, scores, rankings), the priorities with indicators and funders, and the whole event log
+(votes, scores, rankings), the priorities with indicators and funders, the vision statements
+with every reaction, each domain's SWOT items and the funders' signals, and the whole event log
 with its original times. Database ids inside event payloads are translated to the new ones, so
 the imported log replays (`edp.replay`) to the same results.
 
@@ -33,22 +34,29 @@ from .models import (
     Domain,
     Event,
     Facilitator,
+    Funding,
     Participant,
     Priority,
     Ranking,
+    Reaction,
     Score,
+    Statement,
+    SwotItem,
     Vote,
     Workshop,
 )
 
 RECORD_FORMAT = "edp-live-record"
-SUPPORTED_VERSIONS = (1, 2)
+SUPPORTED_VERSIONS = (1, 2, 3)
 STATUSES = ("pending", "approved", "hidden", "merged")
 
-# Event payload keys that hold a domain id, a list of domain ids, or a comment id.
+# Event payload keys that hold a domain id, a list of domain ids, a comment id, a vision
+# statement's id or a SWOT item's id.
 DOMAIN_KEYS = ("domain_id", "into", "merged_from", "merged_into", "unmerged_from")
 DOMAIN_LIST_KEYS = ("shortlist",)
 COMMENT_KEYS = ("comment_id",)
+STATEMENT_KEYS = ("statement_id",)
+SWOT_KEYS = ("item_id",)
 
 
 class RecordError(ValueError):
@@ -154,9 +162,15 @@ def _labels(item: dict[str, Any]) -> dict[str, Any]:
     return {"labels": kept} if kept else {}
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def remap_payload(kind: str, payload: dict[str, Any], domain: Callable[[Any], Any],
-                  comment: Callable[[Any], Any]) -> dict[str, Any]:
-    """An event payload with its domain and comment ids passed through `domain`/`comment`."""
+                  comment: Callable[[Any], Any], statement: Callable[[Any], Any] = _same,
+                  swot: Callable[[Any], Any] = _same) -> dict[str, Any]:
+    """An event payload with its domain, comment, statement and SWOT item ids passed through
+    `domain`, `comment`, `statement` and `swot`."""
     out = dict(payload or {})
     for key in DOMAIN_KEYS:
         if out.get(key) is not None:
@@ -174,9 +188,11 @@ def remap_payload(kind: str, payload: dict[str, Any], domain: Callable[[Any], An
             if isinstance(x, dict) else domain(x)
             for x in out["lineage"]
         ]
-    for key in COMMENT_KEYS:
-        if out.get(key) is not None:
-            out[key] = comment(out[key])
+    for keys, mapper in ((COMMENT_KEYS, comment), (STATEMENT_KEYS, statement),
+                         (SWOT_KEYS, swot)):
+        for key in keys:
+            if out.get(key) is not None:
+                out[key] = mapper(out[key])
     return out
 
 
@@ -193,7 +209,8 @@ def _lookup(mapping: dict[Any, Any]) -> Callable[[Any], Any]:
 def canonical(record: dict[str, Any]) -> dict[str, Any]:
     """The record without what differs between two exports of the same deliberation: the
     export time, the workshop's id and code, and database ids (domains become "d1", "d2"...,
-    comments "c1"..., events "e1"... in the record's order). A `server_time` in the workshop (a
+    comments "c1"..., vision statements "s1"..., SWOT items "i1"..., events "e1"... in the
+    record's order). A `server_time` in the workshop (a
     live clock some versions wrote) is left out as well."""
     r = copy.deepcopy(record)
     r.pop("exported_at", None)
@@ -201,8 +218,20 @@ def canonical(record: dict[str, Any]) -> dict[str, Any]:
         r.get("workshop", {}).pop(key, None)
     dmap = {int(d["domain_id"]): f"d{n}" for n, d in enumerate(r.get("domains", []), 1)}
     cmap = {int(c["comment_id"]): f"c{n}" for n, c in enumerate(r.get("comments", []), 1)}
-    dom, com = _lookup(dmap), _lookup(cmap)
+    smap = {int(s["statement_id"]): f"s{n}" for n, s in enumerate(r.get("vision", []), 1)}
+    imap = {int(i["item_id"]): f"i{n}" for n, i in enumerate(
+        (i for d in r.get("domains", []) for i in d.get("swot") or [] if "item_id" in i), 1)}
+    dom, com, stm, swo = _lookup(dmap), _lookup(cmap), _lookup(smap), _lookup(imap)
+    for s in r.get("vision", []):
+        s["statement_id"] = stm(s["statement_id"])
+    for entry in r.get("reactions", {}).values():
+        entry["statements"] = {stm(k): v for k, v in entry.get("statements", {}).items()}
+    for entry in r.get("funding", {}).values():
+        entry["signals"] = {dom(k): v for k, v in entry.get("signals", {}).items()}
     for d in r.get("domains", []):
+        for i in d.get("swot") or []:
+            if "item_id" in i:
+                i["item_id"] = swo(i["item_id"])
         d["domain_id"] = dom(d["domain_id"])
         if d.get("merged_into") is not None:
             d["merged_into"] = dom(d["merged_into"])
@@ -237,7 +266,8 @@ def canonical(record: dict[str, Any]) -> dict[str, Any]:
             w["domain_id"] = dom(w["domain_id"])
     for n, e in enumerate(r.get("events", []), 1):
         e["id"] = f"e{n}"
-        e["payload"] = remap_payload(e.get("kind", ""), e.get("payload") or {}, dom, com)
+        e["payload"] = remap_payload(e.get("kind", ""), e.get("payload") or {}, dom, com,
+                                     stm, swo)
     return r
 
 
@@ -277,9 +307,13 @@ def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
         raise RecordError("not a supported EDP Live record")
     importer = _Importer(record, _workshop_row(record["workshop"], facilitator))
     importer.participants()
+    importer.statements()
     importer.domains()
     importer.comments()
+    importer.swot()
     importer.ballots()
+    importer.reactions()
+    importer.funding()
     importer.priorities()
     importer.events()
     db.session.flush()
@@ -288,7 +322,8 @@ def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
 
 def _workshop_row(w: dict[str, Any], facilitator: Facilitator) -> Workshop:
     """The workshop itself (a new id and join code), flushed so that rows can refer to it."""
-    helices = [{"key": str(h["key"]), "label": str(h["label"]), **_labels(h)}
+    helices = [{"key": str(h["key"]), "label": str(h["label"]), **_labels(h),
+                **({"funder": True} if h.get("funder") is True else {})}
                for h in w["helices"]]
     if not helices:
         raise RecordError("the workshop has no helices")
@@ -339,6 +374,8 @@ class _Importer:
         self.people: dict[str, Participant] = {}
         self.dmap: dict[int, int] = {}
         self.cmap: dict[int, int] = {}
+        self.smap: dict[int, int] = {}
+        self.imap: dict[int, int] = {}
 
     def person(self, ref: Any, what: str) -> Participant:
         if ref not in self.people:
@@ -447,6 +484,81 @@ class _Importer:
         db.session.flush()
         self.cmap = {old: row.id for old, row in rows.items()}
 
+    def _author(self, ref: Any, what: str) -> int | None:
+        return self.person(ref, what).id if ref is not None else None
+
+    def statements(self) -> None:
+        """The vision statements in id order (their counts come back with the reactions)."""
+        rows: dict[int, Statement] = {}
+        for n, item in sorted(enumerate(self.record.get("vision") or []),
+                              key=lambda x: _int(x[1]["statement_id"], "statement")):
+            old = _int(item["statement_id"], "statement")
+            if old in rows:
+                raise RecordError(f"statement {old} appears twice",
+                                  f"vision[{n}].statement_id")
+            row = Statement(workshop_id=self.ws.id, text=str(item["text"]),
+                            adopted=item.get("adopted") is True,
+                            hidden=item.get("hidden") is True,
+                            participant_id=self._author(item.get("participant"), "statement"))
+            if item.get("at"):
+                row.created_at = _time(item["at"])
+            rows[old] = row
+        db.session.add_all(rows.values())
+        db.session.flush()
+        self.smap = {old: row.id for old, row in rows.items()}
+
+    def swot(self) -> None:
+        """Each domain's SWOT items, hidden ones included, in item id order (an item without
+        an id, as a hand-made record may have, comes first and no event can name it)."""
+        found = [(_int(item.get("item_id") or 0, "item_id"), n, k, d, item)
+                 for n, d in enumerate(self.record.get("domains", []))
+                 for k, item in enumerate(d.get("swot") or [])]
+        rows: list[tuple[int, SwotItem]] = []
+        for old, n, k, d, item in sorted(found, key=lambda x: x[0]):
+            if old and old in self.imap:
+                raise RecordError(f"SWOT item {old} appears twice",
+                                  f"domains[{n}].swot[{k}].item_id")
+            row = SwotItem(workshop_id=self.ws.id,
+                           domain_id=self.domain_id(d["domain_id"], "swot"),
+                           participant_id=self._author(item.get("participant"), "swot"),
+                           quadrant=str(item["quadrant"]), text=str(item["text"]),
+                           helix=item.get("helix"), hidden=item.get("hidden") is True)
+            if item.get("at"):
+                row.created_at = _time(item["at"])
+            self.imap[old] = 0  # taken; the new id below
+            rows.append((old, row))
+        db.session.add_all(row for _old, row in rows)
+        db.session.flush()
+        self.imap = {old: row.id for old, row in rows if old}
+
+    def reactions(self) -> None:
+        items = []
+        for ref, entry in (self.record.get("reactions") or {}).items():
+            who = self.person(ref, "reactions").id
+            for sid, reaction in (entry.get("statements") or {}).items():
+                old = _int(sid, "statement")
+                if old not in self.smap:
+                    raise RecordError(f"unknown statement {old}", f"reactions.{ref}.statements.{sid}")
+                items.append({"workshop_id": self.ws.id, "statement_id": self.smap[old],
+                              "participant_id": who, "reaction": str(reaction)})
+        if items:
+            db.session.execute(sa.insert(Reaction), items)
+
+    def funding(self) -> None:
+        items = []
+        for ref, entry in (self.record.get("funding") or {}).items():
+            who = self.person(ref, "funding").id
+            for did, item in (entry.get("signals") or {}).items():
+                row = {"workshop_id": self.ws.id, "participant_id": who,
+                       "domain_id": self.domain_id(did, f"funding.{ref}.signals.{did}"),
+                       "signal": str(item["signal"]),
+                       "instrument": str(item.get("instrument") or "")[:200]}
+                if item.get("at"):
+                    row["updated_at"] = _time(item["at"])
+                items.append(row)
+        if items:
+            db.session.execute(sa.insert(Funding), items)
+
     def _votes(self, seen: set[tuple]) -> list[dict[str, Any]]:
         votes = []
         for ref, entry in (self.record.get("votes") or {}).items():
@@ -516,6 +628,7 @@ class _Importer:
     def events(self) -> None:
         """The event log, in order, with its times and the new ids."""
         dom, com = _lookup(self.dmap), _lookup(self.cmap)
+        stm, swo = _lookup(self.smap), _lookup(self.imap)
         events = []
         for e in sorted(self.record.get("events", []), key=lambda e: _int(e["id"], "event")):
             ref = e.get("participant")
@@ -526,7 +639,8 @@ class _Importer:
                 "actor_role": str(e.get("actor_role") or "system")[:12],
                 "helix": e.get("helix"),
                 "participant_id": self.person(ref, "event").id if ref is not None else None,
-                "payload": remap_payload(str(e["kind"]), e.get("payload") or {}, dom, com),
+                "payload": remap_payload(str(e["kind"]), e.get("payload") or {}, dom, com,
+                                         stm, swo),
             })
         if events:
             db.session.execute(sa.insert(Event), events)

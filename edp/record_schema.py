@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -123,6 +123,21 @@ class WorkshopPart(_Model):
     phase_ends_at: Time | None = None
 
 
+Quadrant = Literal["strength", "weakness", "opportunity", "threat"]
+Signal = Literal["yes", "maybe", "no"]
+ReactionValue = Literal["agree", "disagree", "pass"]
+
+
+class SwotEntry(_Model):
+    item_id: Int | None = None
+    quadrant: Quadrant
+    text: Text
+    helix: Short | None = None
+    participant: Short | None = None
+    hidden: bool | None = None
+    at: Time | None = None
+
+
 class DomainItem(_Model):
     domain_id: Int
     title: Text
@@ -137,6 +152,20 @@ class DomainItem(_Model):
     proposer_organisation: Text | None = None
     merged_into: Int | None = None
     created_at: Time | None = None
+    swot: Annotated[list[SwotEntry], Field(max_length=100_000)] | None = None
+    funding: FreeObject | None = None
+
+
+class StatementItem(_Model):
+    """A vision statement; its counts (`agree`, `disagree`, `pass`, `agreement`, `by_helix`)
+    are what the reactions give, so the import restores the reactions instead."""
+
+    statement_id: Int
+    text: Text
+    adopted: bool = False
+    hidden: bool | None = None
+    participant: Short | None = None
+    at: Time | None = None
 
 
 class CommentItem(_Model):
@@ -172,6 +201,22 @@ class RankingEntry(_Model):
     order: Annotated[list[Int], Field(max_length=100_000)] = []
 
 
+class ReactionEntry(_Model):
+    helix: Short | None = None
+    statements: dict[Short, ReactionValue] = {}
+
+
+class FundingSignal(_Model):
+    signal: Signal
+    instrument: Annotated[str, Field(max_length=200)] | None = None
+    at: Time | None = None
+
+
+class FundingEntry(_Model):
+    helix: Short | None = None
+    signals: dict[Short, FundingSignal] = {}
+
+
 class PriorityItem(_Model):
     domain_id: Int
     rank: Int
@@ -192,20 +237,23 @@ class EventItem(_Model):
 
 
 class Record(_Model):
-    """An EDP Live record (`format` "edp-live-record", `version` 1 or 2)."""
+    """An EDP Live record (`format` "edp-live-record", `version` 1 to 3)."""
 
     model_config = ConfigDict(extra="allow", title="EDP Live record")
 
     format: Annotated[str, Field(pattern="^edp-live-record$")]
-    version: Annotated[int, Field(ge=1, le=2)]
+    version: Annotated[int, Field(ge=1, le=3)]
     exported_at: Time | None = None
     workshop: WorkshopPart
+    vision: Annotated[list[StatementItem], Field(max_length=100_000)] = []
     domains: list[DomainItem] = []
     comments: list[CommentItem] = []
     participants: list[ParticipantItem] = []
     votes: dict[Short, VoteEntry] = {}
     scores: dict[Short, ScoreEntry] = {}
     rankings: dict[Short, RankingEntry] = {}
+    reactions: dict[Short, ReactionEntry] = {}
+    funding: dict[Short, FundingEntry] = {}
     priorities: list[PriorityItem] = []
     events: list[EventItem] = []
 

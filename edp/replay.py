@@ -21,12 +21,25 @@ How events fold (each in id order; later events win):
 - `join`: one participant present in the event's helix (used for `present`).
 - `decide` `{domain_id, rank, rationale, indicators, funders, shortlist}` and `undecide`
   `{domain_id}`: the decided short list.
+- `fund` `{domain_id, signal, instrument}`: sets (not adds) a funder's signal on a domain;
+  each ranking entry's `funding` {"yes", "maybe", "no"} counts them, as `compute_results` does
+  (its own axis: it never moves a score).
+- The vision: `statement` `{statement_id, text, adopted?}` (a statement carried from an
+  earlier round comes adopted), `adopt` `{statement_id, adopted}`, `statement_hidden` (which
+  also takes the adoption back, as the rule does) and `statement_restored`; `react`
+  `{statement_id, reaction}` sets a participant's reaction.
+- SWOT: `swot` `{item_id, domain_id, quadrant, text}` with the event's helix, `swot_hidden`
+  and `swot_restored` `{item_id}`.
+
+Every other kind the app records (`KNOWN_KINDS`: comments, phases, timers, reveals, rounds...)
+changes nothing replayed here; `unknown_kinds` names kinds this version does not know at all.
 
 The voter's helix is the event's `helix` field. A participant is identified by the event's
 `participant_id`, or by `participant` (the anonymous reference of a JSON export).
 
 The pure part (`domains_from_events`, `ballots_from_events`, `present_from_events`,
-`priorities_from_events`, `results_from_events`) needs no Flask; `events_from_db` and
+`priorities_from_events`, `funding_from_events`, `vision_from_events`, `swot_from_events`,
+`results_from_events`) needs no Flask; `events_from_db` and
 `workshop_dict_for_replay` read a workshop's rows through the app's database session, and
 `edp.verify` compares the replay with the stored tables (`edp workshop verify CODE`).
 """
@@ -43,6 +56,17 @@ from . import analysis
 MODERATION_STATUS = {"approve": "approved", "hide": "hidden", "merge": "merged"}
 # The statuses that take part in the results (workshop.VOTABLE).
 VOTABLE = ("approved",)
+SIGNALS = ("yes", "maybe", "no")  # method.SIGNALS
+# The kinds folded here, and those recorded for the story only (they move no result, ballot,
+# priority, statement, SWOT item or signal).
+REPLAYED_KINDS = frozenset({
+    "propose", "moderate", "vote", "score", "rank", "join", "decide", "undecide", "fund",
+    "statement", "adopt", "statement_hidden", "statement_restored", "react",
+    "swot", "swot_hidden", "swot_restored"})
+STORY_KINDS = frozenset({
+    "workshop_created", "comment", "moderate_comment", "phase", "timer", "reveal", "method",
+    "joining", "round", "carry", "invite"})
+KNOWN_KINDS = REPLAYED_KINDS | STORY_KINDS
 
 
 # --------------------------------------------------------------------------- pure folds
@@ -219,6 +243,88 @@ def priorities_from_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str
             for n, did in enumerate(order, start=1) if did in chosen]
 
 
+def unknown_kinds(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Kinds this version neither replays nor knows as part of the story, with their counts
+    (a record from a later version, say)."""
+    out: dict[str, int] = {}
+    for ev in events:
+        kind = str(ev.get("kind"))
+        if kind not in KNOWN_KINDS:
+            out[kind] = out.get(kind, 0) + 1
+    return out
+
+
+def funding_from_events(events: Iterable[Mapping[str, Any]]) -> dict[tuple[int, int], dict]:
+    """(participant, domain_id) -> {"signal", "instrument"} after every `fund` (set, not add)."""
+    people = _People()
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    for ev in events:
+        if ev.get("kind") != "fund":
+            continue
+        p, pid = _payload(ev), people.key(ev)
+        did = _as_int(p.get("domain_id"))
+        if pid is None or did is None or p.get("signal") not in SIGNALS:
+            continue
+        before = out.get((pid, did), {})
+        instrument = p.get("instrument")
+        out[pid, did] = {"signal": p["signal"],
+                         "instrument": before.get("instrument", "") if instrument is None
+                         else str(instrument)}
+    return out
+
+
+def funding_counts(signals: Mapping[tuple[int, int], Mapping[str, Any]]) -> dict[int, dict]:
+    """domain_id -> {"yes": n, "maybe": n, "no": n}."""
+    out: dict[int, dict[str, int]] = {}
+    for (_pid, did), item in signals.items():
+        out.setdefault(did, dict.fromkeys(SIGNALS, 0))[item["signal"]] += 1
+    return out
+
+
+def vision_from_events(events: Iterable[Mapping[str, Any]]) -> tuple[dict, dict]:
+    """(statements, reactions): statement_id -> {"text", "adopted", "hidden"}, and
+    (participant, statement_id) -> reaction."""
+    people = _People()
+    statements: dict[int, dict[str, Any]] = {}
+    reactions: dict[tuple[int, int], str] = {}
+    for ev in events:
+        kind, p = ev.get("kind"), _payload(ev)
+        sid = _as_int(p.get("statement_id"))
+        if sid is None:
+            continue
+        if kind == "statement":
+            statements[sid] = {"text": str(p.get("text", "")), "adopted": bool(p.get("adopted")),
+                               "hidden": False}
+        elif kind == "react":
+            pid = people.key(ev)
+            if pid is not None and p.get("reaction") is not None:
+                reactions[pid, sid] = str(p["reaction"])
+        elif sid in statements and kind == "adopt":
+            statements[sid]["adopted"] = bool(p.get("adopted"))
+        elif sid in statements and kind in ("statement_hidden", "statement_restored"):
+            statements[sid]["hidden"] = kind == "statement_hidden"
+            if kind == "statement_hidden":
+                statements[sid]["adopted"] = False
+    return statements, reactions
+
+
+def swot_from_events(events: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """item_id -> {"domain_id", "quadrant", "text", "helix", "hidden"}."""
+    items: dict[int, dict[str, Any]] = {}
+    for ev in events:
+        kind, p = ev.get("kind"), _payload(ev)
+        iid = _as_int(p.get("item_id"))
+        if iid is None:
+            continue
+        if kind == "swot":
+            items[iid] = {"domain_id": _as_int(p.get("domain_id")),
+                          "quadrant": str(p.get("quadrant", "")), "text": str(p.get("text", "")),
+                          "helix": ev.get("helix"), "hidden": False}
+        elif iid in items and kind in ("swot_hidden", "swot_restored"):
+            items[iid]["hidden"] = kind == "swot_hidden"
+    return items
+
+
 def _helix_keys(workshop: Mapping[str, Any]) -> list[str]:
     return [str(h["key"]) if isinstance(h, Mapping) else str(h) for h in workshop["helices"]]
 
@@ -241,7 +347,7 @@ def results_from_events(events: list[dict], workshop: dict) -> dict:
     )
     frames = ballots_from_events(events)
     weights = {str(c["key"]): float(c["weight"]) for c in workshop.get("criteria") or []}
-    return analysis.results(
+    results = analysis.results(
         workshop["method"],
         approved,
         frames["votes"],
@@ -251,6 +357,10 @@ def results_from_events(events: list[dict], workshop: dict) -> dict:
         weights,
         present=present_from_events(events, helices),
     )
+    funding = funding_counts(funding_from_events(events))
+    for entry in results["ranking"]:
+        entry["funding"] = funding.get(entry["domain_id"]) or dict.fromkeys(SIGNALS, 0)
+    return results
 
 
 # --------------------------------------------------------------------------- database

@@ -1,9 +1,11 @@
 """`edp workshop verify CODE`: does the event log still give the stored results?
 
-The live tables (domains, participants, votes, scores, rankings, priorities) are what the
-console, the projector and the exports read; the append-only `Event` table is the record the
-results can be recomputed from (`edp.replay`). Verifying replays the log into fresh domains,
-ballots, results and a short list and compares each with what is stored, so a row changed
+The live tables (domains, participants, votes, scores, rankings, priorities, vision statements
+and reactions, SWOT items, funders' signals) are what the console, the projector and the
+exports read; the append-only `Event` table is the record the results can be recomputed from
+(`edp.replay`). Verifying replays the log into fresh domains, ballots, results (with each
+domain's funders' signal), a short list, the vision, the SWOT items and the funders' signals
+and compares each with what is stored, so a row changed
 behind the rules' back (by hand in the database, a bad migration, a restore that lost events)
 shows up, named, before the results are published.
 
@@ -36,7 +38,7 @@ SHOWN = 100
 class Difference:
     """One thing the tables and the event log disagree on."""
 
-    part: str  # domains | participants | ballots | results | priorities
+    part: str  # domains | participants | ballots | results | priorities | vision | swot | funding
     subject: str  # what it is about, e.g. 'domain 12 "Precision irrigation"'
     stored: Any  # what the tables hold (None: nothing)
     replayed: Any  # what the event log gives (None: nothing)
@@ -189,17 +191,78 @@ def _priorities(ws: Workshop, events: list[dict], names: _Names) -> list[Differe
     return _compare("priorities", stored, replayed, names.domain)
 
 
-def differences(ws: Workshop) -> tuple[int, list[Difference]]:
+def _vision(ws: Workshop, events: list[dict]) -> list[Difference]:
+    """Each statement's text, adoption and visibility, and each participant's reaction."""
+    from . import replay
+    from .models import Reaction, Statement
+
+    stored = {sid: {"text": t, "adopted": bool(a), "hidden": bool(h)} for sid, t, a, h in _rows(
+        sa.select(Statement.id, Statement.text, Statement.adopted, Statement.hidden)
+        .where(Statement.workshop_id == ws.id))}
+    reacted = {(pid, sid): r for pid, sid, r in _rows(
+        sa.select(Reaction.participant_id, Reaction.statement_id, Reaction.reaction)
+        .where(Reaction.workshop_id == ws.id))}
+    statements, reactions = replay.vision_from_events(events)
+    return (_compare("vision", stored, statements, lambda sid: f"statement {sid}")
+            + _compare("vision", reacted, reactions,
+                       lambda key: f"participant {key[0]}, reaction to statement {key[1]}"))
+
+
+def _swot(ws: Workshop, events: list[dict], names: _Names) -> list[Difference]:
+    from . import replay
+    from .models import SwotItem
+
+    stored = {iid: {"domain_id": did, "quadrant": q, "text": t, "helix": hx, "hidden": bool(h)}
+              for iid, did, q, t, hx, h in _rows(
+                  sa.select(SwotItem.id, SwotItem.domain_id, SwotItem.quadrant, SwotItem.text,
+                            SwotItem.helix, SwotItem.hidden)
+                  .where(SwotItem.workshop_id == ws.id))}
+    replayed = replay.swot_from_events(events)
+
+    def subject(iid: int) -> str:
+        item = stored.get(iid) or replayed.get(iid) or {}
+        return f"item {iid} on {names.domain(item.get('domain_id'))}"
+
+    return _compare("swot", stored, replayed, subject)
+
+
+def _funding(ws: Workshop, events: list[dict], names: _Names) -> list[Difference]:
+    """Each funder's signal and instrument per domain (the counts are in the results)."""
+    from . import replay
+    from .models import Funding
+
+    stored = {(pid, did): {"signal": s, "instrument": i or ""} for pid, did, s, i in _rows(
+        sa.select(Funding.participant_id, Funding.domain_id, Funding.signal, Funding.instrument)
+        .where(Funding.workshop_id == ws.id))}
+    return _compare("funding", stored, replay.funding_from_events(events),
+                    lambda key: f"participant {key[0]}, {names.domain(key[1])}")
+
+
+def differences(ws: Workshop, events: list[dict] | None = None
+                ) -> tuple[int, list[Difference]]:
     """The number of events replayed and every difference between the tables and the replay
-    (domains, participants' helices, ballots, results, the decided short list)."""
+    (domains, participants' helices, ballots, results, the decided short list, the vision,
+    SWOT items and funders' signals)."""
     from . import replay
 
-    events = replay.events_from_db(ws)
+    events = replay.events_from_db(ws) if events is None else events
     names = _Names(ws)
     found = (_domains(ws, events, names) + _participants(ws, events)
              + _ballots(ws, events, names) + _results(ws, events, names)
-             + _priorities(ws, events, names))
+             + _priorities(ws, events, names) + _vision(ws, events)
+             + _swot(ws, events, names) + _funding(ws, events, names))
     return len(events), found
+
+
+def _note_unknown(events: list[dict]) -> None:
+    """Kinds of events this version does not know (from a later version, say): said, not
+    counted as differences, since nothing replayed here depends on them."""
+    from . import replay
+
+    unknown = replay.unknown_kinds(events)
+    if unknown:
+        click.echo("Note: events of kinds this version does not replay: " + ", ".join(
+            f"{kind} ({n})" for kind, n in sorted(unknown.items())))
 
 
 @click.command("verify")
@@ -207,8 +270,9 @@ def differences(ws: Workshop) -> tuple[int, list[Difference]]:
 @with_appcontext
 def verify_command(code: str) -> None:
     """Replay the workshop's event log and compare it with the stored domains, ballots,
-    results and priorities; exit 0 when they match, 1 when they differ, 2 for an unknown
-    code."""
+    results, priorities, vision, SWOT items and funders' signals; exit 0 when they match, 1
+    when they differ, 2 for an unknown code."""
+    from . import replay
     from . import workshop as rules
 
     try:
@@ -216,10 +280,13 @@ def verify_command(code: str) -> None:
     except rules.EDPError:
         click.echo(f"Error: no workshop with code {code}", err=True)
         raise click.exceptions.Exit(EXIT_UNKNOWN) from None
-    count, found = differences(ws)
+    events = replay.events_from_db(ws)
+    count, found = differences(ws, events)
     click.echo(f'Workshop {ws.code} "{ws.title}": {count} events replayed.')
+    _note_unknown(events)
     if not found:
-        click.echo("OK: the domains, ballots, results and priorities match the event log.")
+        click.echo("OK: the domains, ballots, results, priorities, vision, SWOT items and "
+                   "funders' signals match the event log.")
         return
     click.echo(f"DIFFERENT: {len(found)} difference(s) between the stored tables and the "
                "event log:")

@@ -203,6 +203,22 @@ def test_demo_seeds_a_workshop_with_votes(tmp_path):
     shown = query(env["EDP_DATABASE_URL"],
                   "SELECT results_shown, phase FROM workshop WHERE code = :c", c=code)
     assert shown == [(1, "vote")]
+    # The method shows too: a vision with reactions and one statement adopted, SWOT items on
+    # several domains, funders' signals; the record carries it and verifies.
+    out = run(env, "workshop", "export", code, "--format", "json", "--output",
+              str(tmp_path / "demo.json"))
+    assert out.returncode == 0, out.stderr
+    record = json.loads((tmp_path / "demo.json").read_text("utf-8"))
+    vision = record["vision"]
+    assert len(vision) >= 3 and [s["adopted"] for s in vision].count(True) == 1
+    assert all(s["agree"] + s["disagree"] + s["pass"] == 30 for s in vision)
+    assert sum(1 for d in record["domains"] if d["swot"]) >= 3
+    assert {i["quadrant"] for d in record["domains"] for i in d["swot"]} == {
+        "strength", "weakness", "opportunity", "threat"}
+    assert sum(sum(e["funding"].values()) for e in record["results"]["ranking"]) > 0
+    assert any(d["funding"]["instruments"] for d in record["domains"])
+    verified = run(env, "workshop", "verify", code)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 @pytest.mark.server

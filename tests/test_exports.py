@@ -271,7 +271,7 @@ def test_json_record_has_every_event_and_comment_and_no_one_named(app, built):
     data, mimetype, name = export(app, built["id"], "json")
     assert mimetype == "application/json" and name.endswith(".json")
     record = json.loads(data)
-    assert record["format"] == "edp-live-record" and record["version"] == exports.RECORD_VERSION == 2
+    assert record["format"] == "edp-live-record" and record["version"] == exports.RECORD_VERSION == 3
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", record["exported_at"])
 
     with app.app_context():
@@ -873,3 +873,72 @@ def test_exports_of_a_thousand_participants_are_complete(sqlite_url):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+# ---------------------------------------------------------------- the method: vision, SWOT, funding
+
+BROAD = "In 2035 the region exports clean energy and the know-how to make it."
+NARROW = "In 2035 every farm is a technology start-up."
+YOUNG = "A region that keeps its young people."
+ADVERT = "Buy cheap watches here."
+SWOT_ITEMS = [  # (domain key, quadrant, author index, text)
+    ("a", "threat", 3, "Neighbouring regions move faster."),
+    ("a", "strength", 2, "Two university labs already work on it."),
+    ("a", "weakness", 1, "Few firms can invest in pilots."),
+    ("a", "opportunity", 0, "The 2028 EU call fits it."),
+    ("b", "strength", 1, "Exporters with a global brand."),
+]
+HIDDEN_SWOT = "Spam in the SWOT."
+
+
+def build_method(app, world) -> dict:
+    """Dot voting with the method beyond voting: a vision (statements, reactions, two adopted,
+    one hidden; one helix of a single reactor), SWOT items on two domains (one hidden) and the
+    funders' signals with instruments; two priorities."""
+    from edp import method
+
+    world.facilitator()
+    info = world.workshop(template=TEMPLATE)
+    with app.app_context():
+        ws = db.session.get(Workshop, info["id"])
+        rules.set_phase(ws, "vision")
+        people = _people(ws, ["government", "business", "academia", "civil_society",
+                              "business", "academia", "funders", "funders"])
+        broad, narrow = (method.statement(people[0], BROAD), method.statement(people[1], NARROW))
+        young = method.facilitator_statement(ws, YOUNG)
+        advert = method.statement(people[2], ADVERT)
+        for n, p in enumerate(people):
+            method.react(p, broad.id, "pass" if n == 3 else "agree")
+            method.react(p, narrow.id, "agree" if p.helix == "business" else "disagree")
+            if n % 2 == 0:
+                method.react(p, young.id, "agree")
+        method.adopt(ws, young.id, True)
+        method.adopt(ws, broad.id, True)
+        method.hide_statement(ws, advert.id, True)
+        rules.set_phase(ws, "discuss")
+        a, b, other = rules.domains_of(ws, rules.VOTABLE)[:3]
+        domains = {"a": a, "b": b}
+        items = [method.swot(people[k], domains[d].id, q, text) for d, q, k, text in SWOT_ITEMS]
+        rules.comment(people[2], a.id, "evidence", "The labs published on it.")
+        spam = method.swot(people[4], a.id, "strength", HIDDEN_SWOT)
+        method.hide_swot(ws, spam.id, True)
+        method.fund(people[6], a.id, "yes", "ERDF 2028 call")
+        method.fund(people[7], a.id, "maybe", "Regional development bank")
+        method.fund(people[6], b.id, "no")
+        method.fund(people[7], other.id, "yes")
+        rules.set_phase(ws, "vote")
+        for p, ballot in zip(people, [{a.id: 5, b.id: 2}, {b.id: 5}, {a.id: 4, other.id: 3},
+                                      {a.id: 5}, {b.id: 4, a.id: 1}, {other.id: 5}]):
+            for domain_id, points in ballot.items():
+                rules.vote(p, domain_id, points)
+        rules.set_phase(ws, "decide")
+        rules.decide(ws, a.id, 1, "Labs, firms and funders ready.", ["Pilots running"])
+        rules.decide(ws, b.id, 2, "A global brand.", [])
+        db.session.commit()
+        return {**info, "a": a.id, "b": b.id, "other": other.id,
+                "statements": {"broad": broad.id, "narrow": narrow.id, "young": young.id,
+                               "advert": advert.id},
+                "items": [i.id for i in items], "spam": spam.id,
+                "titles": {d.id: d.title for d in rules.domains_of(ws)},
+                "names": [p.name for p in people] + [p.organisation for p in people],
+                "tokens": [p.token for p in people]}

@@ -175,7 +175,7 @@ def test_new_round_copies_the_settings_and_carries_domains_with_their_results(ap
         assert seeds == [d.id for d in carried]
         (made,) = [e.payload for e in events if e.kind == "round"]
         assert made == {"process_id": process.id, "round": 2, "previous_workshop_id": ws1.id,
-                        "previous_code": ws1.code, "carried": 3}
+                        "previous_code": ws1.code, "carried": 3, "vision": 0}
         assert db.session.scalar(sa.select(Event.payload).where(
             Event.workshop_id == ws1.id, Event.kind == "round"))["round"] == 1
         # Round 2's event log replays to its live results.
@@ -502,6 +502,52 @@ def test_export_import_then_next_round_in_spanish(app, world):
     head = [c.value for c in load_workbook(io.BytesIO(xlsx))["Comparison"][1]]
     assert head[0] == "Dominio"  # headings in the workshop's language
     assert "| Dominio |" in md and "Riego de precisión" in md
+
+
+def test_the_adopted_vision_heads_the_next_round(app, world):
+    """A round created from another opens with its adopted vision statements, adopted again
+    and pointing back to the ones they continue; the event log replays them, the report
+    opens with them, and a third round carries them on."""
+    from edp import method, verify
+    from edp.models import Statement
+
+    world.facilitator()
+    info = world.workshop(template=TEMPLATE)
+    with app.app_context():
+        ws1 = db.session.get(Workshop, info["id"])
+        rules.set_phase(ws1, "vision")
+        gov, bus = _join(ws1, ["government", "business"])
+        kept = method.statement(gov, "In 2035 the region exports clean energy.")
+        also = method.facilitator_statement(ws1, "A region that keeps its young people.")
+        left = method.statement(bus, "Every farm a start-up.")
+        withdrawn = method.statement(bus, "An adopted statement later hidden.")
+        for s in (kept, also, withdrawn):
+            method.adopt(ws1, s.id, True)
+        method.hide_statement(ws1, withdrawn.id, True)
+        method.react(bus, kept.id, "agree")
+        db.session.commit()
+        ws2 = processes.new_round(ws1, carry=processes.CARRY_PRIORITIES)
+        db.session.commit()
+        rows = db.session.scalars(sa.select(Statement).where(Statement.workshop_id == ws2.id)
+                                  .order_by(Statement.id)).all()
+        assert [(r.text, r.adopted, r.hidden, r.carried_from_id, r.participant_id)
+                for r in rows] == [(kept.text, True, False, kept.id, None),
+                                   (also.text, True, False, also.id, None)]
+        assert left.text not in {r.text for r in rows}
+        # The room sees the vision adopted from the start (no reactions yet in this round).
+        assert [(v["text"], v["adopted"], v["agree"]) for v in method.vision_summary(ws2)] == [
+            (kept.text, True, 0), (also.text, True, 0)]
+        round_event = next(e for e in events_from_db(ws2) if e["kind"] == "round")
+        assert round_event["payload"]["vision"] == 2
+        assert verify.differences(ws2)[1] == []
+        md = exports.build(ws2, "md")[0].decode()
+        assert md.index("### Shared vision") < md.index("**Region:**")
+        assert f"- {kept.text}" in md and left.text not in md
+        ws3 = processes.new_round(ws2)
+        db.session.commit()
+        third = db.session.scalars(sa.select(Statement).where(Statement.workshop_id == ws3.id)
+                                   .order_by(Statement.id)).all()
+        assert [r.carried_from_id for r in third] == [r.id for r in rows]
 
 
 def test_a_later_rounds_record_round_trips_with_its_carry_events(app, two_rounds):

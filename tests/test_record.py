@@ -12,12 +12,29 @@ import subprocess
 import pytest
 import sqlalchemy as sa
 from conftest import BIN, PASSWORD, TEMPLATE, World, make_app
-from test_exports import RICH_FUNDERS, RICH_INDICATORS, build_agri, build_rich, export
+from test_exports import (
+    RICH_FUNDERS,
+    RICH_INDICATORS,
+    build_agri,
+    build_method,
+    build_rich,
+    export,
+)
 
 from edp import record as rec
 from edp import workshop as rules
 from edp.extensions import db
-from edp.models import Comment, Event, Facilitator, Participant, Workshop
+from edp.models import (
+    Comment,
+    Event,
+    Facilitator,
+    Funding,
+    Participant,
+    Reaction,
+    Statement,
+    SwotItem,
+    Workshop,
+)
 from edp.record_schema import first_error
 from edp.replay import events_from_db, results_from_events, workshop_dict_for_replay
 
@@ -64,6 +81,7 @@ BUILDERS = {
     "named": lambda app, world: build_rich(app, world, anonymity="named"),
     "score": build_agri,
     "rank": build_rank,
+    "method": build_method,
 }
 
 
@@ -131,6 +149,56 @@ def test_import_keeps_lineage_priorities_and_evidence(app, world):
          "into": by_title["Irrigation sensors"]["domain_id"]}]
 
 
+def test_import_restores_the_vision_swot_and_funders_signals(app, world):
+    built = build_method(app, world)
+    original = json.loads(export(app, built["id"], "json")[0])
+    copy = import_into(app, export(app, built["id"], "json")[0])
+
+    def rows(workshop_id: int) -> dict:
+        where = {m: m.workshop_id == workshop_id for m in (Statement, Reaction, SwotItem, Funding)}
+        return {
+            "statements": db.session.execute(
+                sa.select(Statement.text, Statement.adopted, Statement.hidden)
+                .where(where[Statement]).order_by(Statement.id)).all(),
+            "reactions": sorted(db.session.execute(
+                sa.select(Statement.text, Participant.helix, Reaction.reaction)
+                .join(Statement, Statement.id == Reaction.statement_id)
+                .join(Participant, Participant.id == Reaction.participant_id)
+                .where(where[Reaction])).all()),
+            "swot": db.session.execute(
+                sa.select(SwotItem.quadrant, SwotItem.text, SwotItem.helix, SwotItem.hidden)
+                .where(where[SwotItem]).order_by(SwotItem.id)).all(),
+            "funding": sorted(db.session.execute(
+                sa.select(Participant.helix, Funding.signal, Funding.instrument)
+                .join(Participant, Participant.id == Funding.participant_id)
+                .where(where[Funding])).all()),
+        }
+
+    with app.app_context():
+        before, after = rows(built["id"]), rows(copy["id"])
+        ws = db.session.get(Workshop, copy["id"])
+        # The funding helix stays a funding helix: its participants may go on signalling.
+        assert any(h.get("funder") for h in ws.helices)
+    assert after == before
+    assert len(after["statements"]) == 4 and len(after["reactions"]) == 20
+    assert len(after["swot"]) == 6 and len(after["funding"]) == 4
+    again = json.loads(export(app, copy["id"], "json")[0])
+    assert [s["adopted"] for s in again["vision"]] == [s["adopted"] for s in original["vision"]]
+
+
+def test_a_version_2_record_without_the_method_still_imports(app, world):
+    rich = build_rich(app, world)
+    old = json.loads(export(app, rich["id"], "json")[0])
+    old["version"] = 2
+    for key in ("vision", "reactions", "funding"):
+        del old[key]
+    for d in old["domains"]:
+        del d["swot"], d["funding"]
+    copy = import_into(app, json.dumps(old).encode())
+    again = json.loads(export(app, copy["id"], "json")[0])
+    assert again["version"] == 3 and again["vision"] == []
+
+
 def test_a_version_1_record_imports_with_authors_from_the_events(app, world):
     rich = build_rich(app, world)
     old = json.loads(export(app, rich["id"], "json")[0])
@@ -153,9 +221,18 @@ def test_a_version_1_record_imports_with_authors_from_the_events(app, world):
     (lambda r: r["domains"][0].update(status="deleted"), "unknown status"),
     (lambda r: r["workshop"].update(method="lottery"), "method"),
     (lambda r: r["votes"].update(p1={"helix": "x", "points": {"abc": 1}}), "not a number"),
+    (lambda r: r["domains"][0]["swot"][0].update(quadrant="hope"),
+     r"domains\[0\]\.swot\[0\]\.quadrant"),
+    (lambda r: r["reactions"]["p1"]["statements"].update({"999999": "agree"}),
+     r"reactions\.p1\.statements\.999999"),
+    (lambda r: r["reactions"]["p1"]["statements"].update({r["vision"][0]["statement_id"]: "love"}),
+     r"reactions\.p1\.statements"),
+    (lambda r: r["funding"][next(iter(r["funding"]))]["signals"].update({"999999": {
+        "signal": "yes"}}), "unknown domain"),
+    (lambda r: r["vision"].append(dict(r["vision"][0])), "appears twice"),
 ])
 def test_a_bad_record_is_refused_and_leaves_nothing(app, world, damage, message):
-    rich = build_rich(app, world)
+    rich = build_method(app, world)
     record = json.loads(export(app, rich["id"], "json")[0])
     damage(record)
     with app.app_context():

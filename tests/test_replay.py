@@ -17,10 +17,15 @@ from hypothesis import strategies as st
 
 from edp import analysis
 from edp.replay import (
+    KNOWN_KINDS,
     ballots_from_events,
     domains_from_events,
+    funding_from_events,
     present_from_events,
     results_from_events,
+    swot_from_events,
+    unknown_kinds,
+    vision_from_events,
 )
 
 WS = {
@@ -166,6 +171,78 @@ def test_results_from_events_accepts_export_references_and_any_order():
     assert expected["ranking"][0]["score"] == 2.0
 
 
+def test_funders_signals_fold_set_not_add_and_stand_beside_support():
+    log = Log()
+    log.seed(1, "One")
+    log.seed(2, "Two")
+    log.vote(5, "business", 1, 3)
+    log.add("fund", pid=8, helix="funders", domain_id=1, signal="yes", instrument="ERDF")
+    log.add("fund", pid=9, helix="funders", domain_id=1, signal="maybe", instrument="")
+    log.add("fund", pid=8, helix="funders", domain_id=1, signal="no", instrument=None)  # kept
+    log.add("fund", pid=8, helix="funders", domain_id=2, signal="perhaps")  # not a signal
+    assert funding_from_events(log.events) == {
+        (8, 1): {"signal": "no", "instrument": "ERDF"},
+        (9, 1): {"signal": "maybe", "instrument": ""}}
+    res = results_from_events(log.events, WS)
+    by_id = {e["domain_id"]: e for e in res["ranking"]}
+    assert by_id[1]["funding"] == {"yes": 0, "maybe": 1, "no": 1}
+    assert by_id[2]["funding"] == {"yes": 0, "maybe": 0, "no": 0}
+    # Its own axis: a funder's "no" moves no score, and funders who only signal are no voters.
+    assert by_id[1]["score"] == 3.0 and res["participation"] == {
+        "government": 0, "business": 1, "academia": 0}
+
+
+def test_vision_and_swot_fold_from_their_events():
+    log = Log()
+    log.add("statement", pid=1, helix="business", statement_id=10, text="Clean energy.")
+    log.add("statement", "facilitator", statement_id=11, text="Young people stay.")
+    log.add("statement", "system", statement_id=12, text="Carried.", adopted=True,
+            carried_from=3)
+    log.add("react", pid=1, helix="business", statement_id=10, reaction="agree")
+    log.add("react", pid=2, helix="academia", statement_id=10, reaction="agree")
+    log.add("react", pid=1, helix="business", statement_id=10, reaction="pass")  # changed
+    log.add("adopt", "facilitator", statement_id=11, adopted=True)
+    log.add("adopt", "facilitator", statement_id=10, adopted=True)
+    log.add("statement_hidden", "facilitator", statement_id=10)  # takes the adoption back
+    log.add("statement_restored", "facilitator", statement_id=10)
+    statements, reactions = vision_from_events(log.events)
+    assert statements == {
+        10: {"text": "Clean energy.", "adopted": False, "hidden": False},
+        11: {"text": "Young people stay.", "adopted": True, "hidden": False},
+        12: {"text": "Carried.", "adopted": True, "hidden": False}}
+    assert reactions == {(1, 10): "pass", (2, 10): "agree"}
+
+    log.add("swot", pid=2, helix="academia", item_id=7, domain_id=1, quadrant="strength",
+            text="Two labs.")
+    log.add("swot", pid=1, helix="business", item_id=8, domain_id=1, quadrant="threat",
+            text="Spam.")
+    log.add("swot_hidden", "facilitator", item_id=8, domain_id=1)
+    assert swot_from_events(log.events) == {
+        7: {"domain_id": 1, "quadrant": "strength", "text": "Two labs.", "helix": "academia",
+            "hidden": False},
+        8: {"domain_id": 1, "quadrant": "threat", "text": "Spam.", "helix": "business",
+            "hidden": True}}
+    # None of these moves the results, and none is an unknown kind.
+    assert unknown_kinds(log.events) == {}
+    assert results_from_events(log.events, WS)["ranking"] == []
+
+
+def test_every_kind_the_app_records_is_known_to_the_replay():
+    """Kinds found in the code (`record(ws, "kind", ...)`, and the hide/restore pairs written
+    as conditionals) are replayed or known as the story's; only other kinds are unknown."""
+    import re
+    from pathlib import Path
+
+    code = "\n".join(p.read_text(encoding="utf-8")
+                     for p in (Path(__file__).resolve().parent.parent / "edp").rglob("*.py"))
+    kinds = set(re.findall(r'record\(\s*\w+,\s*"([a-z_]+)"', code))
+    for pair in re.findall(r'record\(\s*\w+,\s*"([a-z_]+)" if \w+ else "([a-z_]+)"', code):
+        kinds |= set(pair)
+    assert {"statement", "fund", "swot", "statement_restored", "swot_restored"} <= kinds
+    assert kinds <= KNOWN_KINDS, sorted(kinds - KNOWN_KINDS)
+    assert unknown_kinds([{"kind": "hologram"}, {"kind": "vote"}]) == {"hologram": 1}
+
+
 @st.composite
 def vote_histories(draw):
     """Per participant a sequence of set-votes; then one random interleaving of them all."""
@@ -216,6 +293,8 @@ def test_dot_tally_is_the_last_value_per_participant_and_domain(history):
         {c["key"]: c["weight"] for c in WS["criteria"]},
         present={h["key"]: 0 for h in WS["helices"]},
     )
+    for entry in direct["ranking"]:  # no funder spoke: the funders' signal is all zeros
+        entry["funding"] = {"yes": 0, "maybe": 0, "no": 0}
     assert res == direct
 
 

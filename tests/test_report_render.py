@@ -30,6 +30,7 @@ LONG = [
     "Turismo de intereses especiales en el desierto de Atacama",
     "Servicios digitales para la salud pública",
 ]
+VISION = "En 2035 la región exporta energía limpia y el conocimiento para producirla."
 # The results table's column headers, in Spanish.
 HEADERS = ["Dominio", "Puntuación", "Consenso", "Votantes", "Notas"]
 
@@ -43,19 +44,27 @@ def _tool(name: str) -> str:
 
 
 def build_long(app, world) -> dict:
-    """Spanish, dot voting, five helices voting, three priorities with long names."""
+    """Spanish, dot voting, five helices voting, three priorities with long names, an adopted
+    vision statement, SWOT items and funders' signals."""
+    from edp import method
+
     world.facilitator()
     info = world.workshop(template=TEMPLATE, language="es", region=REGION,
                           title="Taller de especialización inteligente 2025",
                           domains=[{"title": t, "description": "Descripción breve."} for t in LONG])
     with app.app_context():
         ws = db.session.get(Workshop, info["id"])
+        method.adopt(ws, method.facilitator_statement(ws, VISION).id, True)
         rules.set_phase(ws, "propose")
         helices = ["government", "business", "business", "academia", "civil_society",
                    "environment", "funders"]
         people = [rules.join(ws.code, h)[0] for h in helices]
-        rules.set_phase(ws, "vote")
+        rules.set_phase(ws, "discuss")
         ids = [d.id for d in rules.domains_of(ws, rules.VOTABLE)]
+        method.swot(people[3], ids[0], "strength", "Dos laboratorios universitarios.")
+        method.swot(people[1], ids[0], "threat", "Regiones vecinas avanzan más rápido.")
+        method.fund(people[6], ids[0], "yes", "Programa regional FEDER")
+        rules.set_phase(ws, "vote")
         ballots = [{0: 5, 1: 3, 2: 2}, {0: 4, 1: 4, 3: 2}, {1: 5, 0: 3}, {0: 5, 2: 5},
                    {2: 4, 3: 3, 4: 3}, {2: 5, 0: 5}, {1: 5, 4: 2}]
         for p, ballot in zip(people, ballots):
@@ -116,6 +125,7 @@ def test_no_word_of_a_title_or_header_is_split(rendered):
 
 def test_cover_carries_region_participation_and_short_list(rendered):
     cover = " ".join(rendered[0].split())
+    assert cover.index(VISION) < cover.index(REGION)  # the adopted vision heads the report
     assert REGION in cover
     for helix in ("Administración pública", "Empresas", "Academia e investigación"):
         assert helix in cover

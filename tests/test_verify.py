@@ -90,7 +90,8 @@ def test_a_workshop_run_through_the_rules_verifies(app, world, method):
     assert out.exit_code == 0, out.output
     assert out.output.splitlines()[0].startswith(f"Workshop {info['code']} ")
     assert "events replayed" in out.output
-    assert "OK: the domains, ballots, results and priorities match the event log." in out.output
+    assert ("OK: the domains, ballots, results, priorities, vision, SWOT items and funders' "
+            "signals match the event log.") in out.output
 
 
 def test_a_vote_changed_in_the_database_is_named(app, world):
@@ -147,6 +148,56 @@ def test_a_participant_moved_to_another_helix_is_named(app, world):
     assert f"participants: participant {pid} helix: stored 'business', event log 'academia'" \
         in out.output, out.output
     assert "results: participation" in out.output
+
+
+def test_the_vision_swot_and_funders_signals_verify_and_changes_are_named(app, world):
+    """The method's rows replay from their events; each changed behind the rules' back is
+    named, and a funder's signal changed shows in the published results too."""
+    from test_exports import build_method
+
+    built = build_method(app, world)
+    out = verify(app, built["code"])
+    assert out.exit_code == 0, out.output
+    assert "Note:" not in out.output  # every kind of event is known
+    a, statements = built["a"], built["statements"]
+    with app.app_context():
+        funder = db.session.execute(sa.text(
+            "SELECT participant_id FROM funding WHERE domain_id = :d AND signal = 'yes'"),
+            {"d": a}).scalar_one()
+        reactor = db.session.execute(sa.text(
+            "SELECT participant_id FROM reaction WHERE statement_id = :s ORDER BY id LIMIT 1"),
+            {"s": statements["narrow"]}).scalar_one()
+    execute(app, "UPDATE funding SET signal = 'no' WHERE domain_id = :d AND participant_id = :p",
+            d=a, p=funder)
+    execute(app, "UPDATE reaction SET reaction = 'pass' WHERE statement_id = :s "
+                 "AND participant_id = :p", s=statements["narrow"], p=reactor)
+    execute(app, "UPDATE statement SET adopted = :t WHERE id = :s", t=True,
+            s=statements["narrow"])
+    execute(app, "UPDATE swot_item SET text = 'Rewritten.' WHERE id = :i", i=built["items"][0])
+    out = verify(app, built["code"])
+    assert out.exit_code == EXIT_DIFFERENT, out.output
+    title = domain_title(app, a)
+    assert (f'funding: participant {funder}, domain {a} "{title}": stored '
+            "{'signal': 'no', 'instrument': 'ERDF 2028 call'}, event log "
+            "{'signal': 'yes', 'instrument': 'ERDF 2028 call'}") in out.output, out.output
+    assert (f'results: domain {a} "{title}": funding: stored '
+            "{'yes': 0, 'maybe': 1, 'no': 1}, event log {'yes': 1, 'maybe': 1, 'no': 0}"
+            ) in out.output, out.output
+    assert (f"vision: participant {reactor}, reaction to statement {statements['narrow']}: "
+            "stored 'pass', event log ") in out.output
+    assert f"vision: statement {statements['narrow']}: stored " in out.output
+    assert f'swot: item {built["items"][0]} on domain {a} "{title}": stored ' in out.output
+    assert "'Rewritten.'" in out.output
+
+
+def test_events_of_a_later_version_are_noted_not_counted(app, world):
+    info = build(app, world, "dot")
+    execute(app, "INSERT INTO event (workshop_id, at, kind, actor_role, payload) "
+                 "VALUES (:w, :at, 'hologram', 'system', '{}')", w=info["id"],
+            at="2030-01-01 00:00:00")
+    out = verify(app, info["code"])
+    assert out.exit_code == 0, out.output
+    assert "Note: events of kinds this version does not replay: hologram (1)" in out.output
 
 
 def test_an_unknown_code_exits_2(app, world):

@@ -9,6 +9,13 @@ record (`json_record.py`). One writer per format (`csv_writer`, `xlsx_writer`, `
 `workshop.compute_results(ws)`, the very arithmetic of the live results, never recomputed here.
 Exports work at any phase and with nobody in the room.
 
+The method beyond voting is in every format: the adopted vision heads the DOCX and Markdown
+reports (with every statement's reactions after the method), each priority shows its SWOT by
+quadrant and the funders' signal beside its support, the rankings, the Domains table (CSV) and
+the Priorities sheet carry the funders' yes / maybe / no, the workbook adds "Vision" and "SWOT"
+sheets, and the JSON record holds the statements, every reaction, the SWOT items (hidden ones
+marked) and each funder's signal. Exports are the facilitator's: every helix, none pooled.
+
 Identity follows the workshop's `anonymity` setting (`settings["anonymity"]`):
 
 - "anonymous" (the default): nothing names a participant (no names, organisations, tokens or

@@ -23,7 +23,7 @@ MARGIN_CM = 2.0
 TEXT_WIDTH_PT = (PAGE_CM[0] - 2 * MARGIN_CM) / 2.54 * 72
 CELL_PAD_PT = 2 * 5.4 + 3  # Table Grid's cell margins (0.19 cm each side) and some slack
 SAFETY = 1.08  # other renderers' rounding and kerning
-_NUMBER = re.compile(r"^[\s\d.,%+\-–−]*$")
+_NUMBER = re.compile(r"^[\s\d.,%+\-–−/]*$")  # "/": the funders' "2 / 1 / 0"
 
 
 @lru_cache(maxsize=4)

@@ -7,11 +7,18 @@ from flask_babel import format_decimal, gettext
 from flask_babel import gettext as _
 
 from .. import workshop as rules
-from .labels import method_label, phase_label, stance_label
+from .labels import (
+    method_label,
+    phase_label,
+    quadrant_label,
+    reaction_label,
+    signal_label,
+    stance_label,
+)
 from .snapshot import Snapshot
 
 # Events that come in crowds; the timeline summarises each uninterrupted run of them.
-BULK_KINDS = ("join", "vote", "score", "rank", "comment")
+BULK_KINDS = ("join", "vote", "score", "rank", "comment", "statement", "react", "swot", "fund")
 
 
 def _opt(value: Any) -> str:
@@ -25,6 +32,7 @@ class Describer:
 
     def __init__(self, snap: Snapshot):
         self.titles = snap.titles
+        self.statements = {row.id: row.text for row in snap.statements}
         self._memo: dict[str, str] = {}
         self.stances = {s: stance_label(s) for s in rules.STANCES}
         self.phases = {p: phase_label(p) for p in rules.PHASES}
@@ -137,6 +145,44 @@ class Describer:
     def _undecide(self, p, e) -> str:
         return self._("Removed from the short list: %(title)s", title=self.title(p))
 
+    def statement(self, p: dict[str, Any]) -> str:
+        return self.statements.get(p.get("statement_id")) or str(p.get("text") or "")
+
+    def _statement(self, p, e) -> str:
+        text = self._("Vision statement: %(text)s", text=self.statement(p))
+        return text + (" (" + self._("adopted") + ")" if p.get("adopted") else "")
+
+    def _react(self, p, e) -> str:
+        return self._("Reaction to a vision statement: %(reaction)s",
+                      reaction=reaction_label(str(p.get("reaction"))))
+
+    def _adopt(self, p, e) -> str:
+        if p.get("adopted"):
+            return self._("Adopted into the shared vision: %(text)s", text=self.statement(p))
+        return self._("Taken out of the shared vision: %(text)s", text=self.statement(p))
+
+    def _statement_hidden(self, p, e) -> str:
+        return self._("A vision statement hidden by the facilitator")
+
+    def _statement_restored(self, p, e) -> str:
+        return self._("A vision statement restored by the facilitator")
+
+    def _swot(self, p, e) -> str:
+        return self._("SWOT (%(quadrant)s) on %(title)s",
+                      quadrant=quadrant_label(str(p.get("quadrant"))), title=self.title(p))
+
+    def _swot_hidden(self, p, e) -> str:
+        return self._("A SWOT item on %(title)s hidden by the facilitator", title=self.title(p))
+
+    def _swot_restored(self, p, e) -> str:
+        return self._("A SWOT item on %(title)s restored by the facilitator",
+                      title=self.title(p))
+
+    def _fund(self, p, e) -> str:
+        text = self._("Funders' signal on %(title)s: %(signal)s", title=self.title(p),
+                      signal=signal_label(str(p.get("signal"))))
+        return text + (f" · {p['instrument']}" if p.get("instrument") else "")
+
     def _moderate_comment(self, p, e) -> str:
         text = {"hide": self._("A comment on %(title)s hidden by the facilitator"),
                 "restore": self._("A comment on %(title)s restored by the facilitator")}
@@ -166,8 +212,31 @@ def _run_summary(run: list[Any], labels: dict[str, str]) -> dict[str, Any]:
     if ballots:
         parts.append(_("Ballot changes: %(n)s (%(detail)s)", n=len(ballots),
                        detail=_counts(ballots, helix)))
+    parts += _method_parts(run)
     return {"at": run[0].at, "until": run[-1].at, "actor_role": "participant", "helix": "",
             "summary": "; ".join(parts)}
+
+
+def _method_parts(run: list[Any]) -> list[str]:
+    """A run's vision statements, reactions, SWOT items and funders' signals, counted."""
+    def values(kind: str, key: str) -> list[str]:
+        return [str((e.payload or {}).get(key, "")) for e in run if e.kind == kind]
+
+    statements, reactions = values("statement", "text"), values("react", "reaction")
+    swot, signals = values("swot", "quadrant"), values("fund", "signal")
+    parts = []
+    if statements:
+        parts.append(_("Vision statements: %(n)s", n=len(statements)))
+    if reactions:
+        parts.append(_("Reactions to the vision: %(n)s (%(detail)s)", n=len(reactions),
+                       detail=_counts(reactions, reaction_label)))
+    if swot:
+        parts.append(_("SWOT items: %(n)s (%(detail)s)", n=len(swot),
+                       detail=_counts(swot, quadrant_label)))
+    if signals:
+        parts.append(_("Funders' signals: %(n)s (%(detail)s)", n=len(signals),
+                       detail=_counts(signals, signal_label)))
+    return parts
 
 
 def timeline(snap: Snapshot, describe: Describer) -> list[dict[str, Any]]:

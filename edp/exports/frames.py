@@ -18,12 +18,12 @@ from flask_babel import lazy_gettext as _l
 
 from ..sdgs import sdg_label
 from .events import Describer, timeline
-from .labels import indicator_text, role_label, stance_label, status_label
+from .labels import indicator_text, quadrant_label, role_label, stance_label, status_label
 from .snapshot import OPPOSING, SUPPORTING, Snapshot, indicator_parts
 
 # Sheet (table) order; the first three are part of the outside contract. Names stay English.
 SHEETS = ("Priorities", "Domains", "Deliberation", "Participation", "Events", "Indicators",
-          "Funders", "Evidence", "Lineage", "Timeline")
+          "Funders", "Vision", "SWOT", "Evidence", "Lineage", "Timeline")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,11 @@ NUMBERS = (Col("score", _l("Score"), "float"),
            Col("consensus", _l("Consensus"), "float"), Col("spread", _l("Spread"), "float"),
            Col("polarised", _l("Helices disagree"), "bool"),
            Col("one_helix", _l("Support from one helix only"), "bool"))
+# The funders' signal: its own axis beside support (counts of yes / maybe / no).
+FUNDING = (Col("funding_yes", _l("Funders: yes"), "int"),
+           Col("funding_maybe", _l("Funders: maybe"), "int"),
+           Col("funding_no", _l("Funders: no"), "int"),
+           Col("funding_instruments", _l("Instruments named by funders"), wide=True))
 N_FOR = Col("supporting_comments", _l("Supporting comments"), "int")
 N_AGAINST = Col("opposing_comments", _l("Concerns and questions"), "int")
 HELIX_KEY = Col("helix", _l("Helix"), book=False)
@@ -63,8 +68,8 @@ HELIX_LABEL = Col("label", _l("Helix"))
 AT = Col("at", _l("Time (UTC)"), "time")
 
 COLUMNS: dict[str, tuple[Col, ...]] = {
-    "Priorities": (RANK, DOMAIN_ID, TITLE, RATIONALE, INDICATORS, FUNDERS, *NUMBERS, N_FOR,
-                   N_AGAINST, HELICES),
+    "Priorities": (RANK, DOMAIN_ID, TITLE, RATIONALE, INDICATORS, FUNDERS, *NUMBERS, *FUNDING,
+                   N_FOR, N_AGAINST, HELICES),
     "Domains": (
         RANK, DOMAIN_ID, TITLE, Col("status", _l("Status"), show="status"),
         Col("seed", _l("From the regional diagnosis")),
@@ -75,8 +80,8 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
         Col("proposer_helix", _l("Proposed by (helix)"), show="helix"),
         Col("proposer", _l("Proposed by"), named=True), Col("sdgs", _l("SDGs")),
         Col("sdg_names", _l("Sustainable Development Goals"), wide=True),
-        Col("comments", _l("Comments"), "int"), *NUMBERS, HELICES, RATIONALE, INDICATORS,
-        FUNDERS),
+        Col("comments", _l("Comments"), "int"), *NUMBERS, *FUNDING, HELICES, RATIONALE,
+        INDICATORS, FUNDERS),
     "Deliberation": (Col("comment_id", _l("Comment id"), "int"), DOMAIN_ID,
                      Col("domain", _l("Domain")), Col("stance", _l("Stance"), show="stance"),
                      Col("helix", _l("Helix"), show="helix"),
@@ -91,6 +96,14 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
     "Indicators": (RANK, DOMAIN_ID, TITLE, Col("indicator", _l("Indicator"), wide=True),
                    Col("baseline", _l("Baseline")), Col("target", _l("Target"))),
     "Funders": (RANK, DOMAIN_ID, TITLE, Col("funder", _l("Funder or instrument"))),
+    "Vision": (Col("statement_id", _l("Statement id"), "int"),
+               Col("text", _l("Statement"), wide=True), Col("agree", _l("Agree"), "int"),
+               Col("disagree", _l("Disagree"), "int"), Col("pass", _l("Pass"), "int"),
+               Col("agreement", _l("Agreement across helices"), "float"),
+               Col("adopted", _l("Adopted"), "bool")),
+    "SWOT": (Col("item_id", _l("Item id"), "int"), DOMAIN_ID, Col("domain", _l("Domain")),
+             Col("quadrant", _l("Quadrant"), show="quadrant"),
+             Col("helix", _l("Helix"), show="helix"), Col("text", _l("Text"), wide=True), AT),
     "Evidence": (RANK, DOMAIN_ID, TITLE, HELIX_KEY, HELIX_LABEL,
                  Col("support", _l("Support"), "float"), N_FOR, N_AGAINST),
     "Lineage": (DOMAIN_ID, TITLE, Col("merged_into", _l("Merged into (id)"), "int"),
@@ -166,6 +179,9 @@ class Frames:
                for c in NUMBERS}
         by_helix = entry.get("by_helix", {})
         out.update({helix_column(h): by_helix.get(h, math.nan) for h in self.snap.helix_labels})
+        funding = self.snap.funding_of(domain_id)
+        out.update({f"funding_{k}": funding[k] for k in ("yes", "maybe", "no")},
+                   funding_instruments="; ".join(funding["instruments"]))
         return out
 
     def _priorities(self) -> list[dict[str, Any]]:
@@ -249,6 +265,19 @@ class Frames:
         return [{**self._about(p), "funder": funder}
                 for p in self.snap.priorities for funder in p.funders or []]
 
+    def _vision(self) -> list[dict[str, Any]]:
+        """The visible vision statements, adopted first, then by agreement across helices."""
+        return [{k: s[k] for k in ("statement_id", "text", "agree", "disagree", "pass",
+                                   "agreement", "adopted")}
+                for s in self.snap.vision if not s.get("hidden")]
+
+    def _swot(self) -> list[dict[str, Any]]:
+        """Every visible SWOT item on the domain it was written on, with its helix."""
+        titles = self.snap.titles
+        return [{"item_id": i.id, "domain_id": i.domain_id, "domain": titles.get(i.domain_id, ""),
+                 "quadrant": i.quadrant, "helix": i.helix, "text": i.text, "at": i.created_at}
+                for i in self.snap.swot_items if not i.hidden]
+
     def _about(self, p) -> dict[str, Any]:
         return {"rank": p.rank, "domain_id": p.domain_id,
                 "title": self.snap.titles.get(p.domain_id, "")}
@@ -289,6 +318,7 @@ def shown(snap: Snapshot, sheet: str, data: pd.DataFrame) -> pd.DataFrame:
     unique: a helix label may repeat another header)."""
     labels = snap.helix_labels
     show = {"stance": stance_label, "status": status_label, "role": role_label,
+            "quadrant": quadrant_label,
             "helix": lambda k: labels.get(k, k) if isinstance(k, str) else k}
     cols = [c for c in columns(snap, sheet) if c.book]
     out = data[[c.key for c in cols]].copy()

@@ -3,21 +3,26 @@
 Participants appear as references (`p1`, `p2`, ...) with their helix; in a "named" workshop,
 comments and proposals add the `name` and `organisation` their authors gave. Domains carry
 `merged_into` and `lineage` (the domains that became this one); priorities carry indicators,
-funders and their `evidence`.
+funders and their `evidence`. The method beyond voting: `vision` (every statement with its
+reactions counted, `agreement` and `adopted`), `reactions` by participant reference as the
+ballots are, each domain's `swot` items and `funding` counts, and `funding` (each funder's
+signal by reference).
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from .. import method
 from .. import workshop as rules
 from ..sdgs import sdg_label
 from ..validation import finite
 from .snapshot import Snapshot, iso, split_comments
 
 # Version 2 added: comment authors (refs), funders, indicator objects, merge lineage, SDG names,
-# evidence per priority, the anonymity setting. `edp.record` imports versions 1 and 2.
-RECORD_FORMAT, RECORD_VERSION = "edp-live-record", 2
+# evidence per priority, the anonymity setting. Version 3: the vision (statements, reactions),
+# SWOT items per domain and the funders' signal. `edp.record` imports versions 1 to 3.
+RECORD_FORMAT, RECORD_VERSION = "edp-live-record", 3
 
 
 def _workshop(snap: Snapshot) -> dict[str, Any]:
@@ -30,7 +35,7 @@ def _workshop(snap: Snapshot) -> dict[str, Any]:
 
 
 def _domains(snap: Snapshot) -> list[dict[str, Any]]:
-    lineage, n_comments = snap.lineage(), snap.comment_counts()
+    lineage, n_comments, swot = snap.lineage(), snap.comment_counts(), _swot(snap)
     out = []
     for d in snap.domains:
         item = rules.domain_dict(d, n_comments.get(d.id, 0))
@@ -42,8 +47,57 @@ def _domains(snap: Snapshot) -> list[dict[str, Any]]:
         item["sdg_names"] = [sdg_label(n) for n in d.sdgs or []]
         item["lineage"] = lineage.get(d.id, [])
         item["created_at"] = iso(d.created_at)
+        item["swot"] = swot.get(d.id, [])
+        item["funding"] = snap.funding_of(d.id)
         out.append(item)
     return out
+
+
+def _swot(snap: Snapshot) -> dict[int, list[dict[str, Any]]]:
+    """Each domain's own SWOT items (merges not followed), hidden ones kept and marked."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for i in snap.swot_items:
+        item = {"item_id": i.id, "quadrant": i.quadrant, "text": i.text, "helix": i.helix,
+                "participant": snap.refs.get(i.participant_id), "at": iso(i.created_at)}
+        if i.hidden:
+            item["hidden"] = True  # hidden by the facilitator: kept here, out of the room
+        out.setdefault(i.domain_id, []).append(item)
+    return out
+
+
+def _vision(snap: Snapshot) -> list[dict[str, Any]]:
+    """Every statement in id order with its reactions counted (all helices: the record is
+    the facilitator's), `agreement` across helices and whether it was adopted or hidden."""
+    summary = {s["statement_id"]: s for s in snap.vision}
+    out = []
+    for s in snap.statements:
+        counted = summary.get(s.id, {})
+        out.append({"statement_id": s.id, "text": s.text,
+                    **{k: counted.get(k, 0) for k in method.REACTIONS},
+                    "agreement": counted.get("agreement"), "adopted": bool(s.adopted),
+                    "hidden": bool(s.hidden), "by_helix": counted.get("by_helix", {}),
+                    "participant": snap.refs.get(s.participant_id), "at": iso(s.created_at)})
+    return out
+
+
+def _method_ballots(snap: Snapshot) -> dict[str, dict[str, dict[str, Any]]]:
+    """Reactions and funders' signals, each by participant reference (as the ballots)."""
+    refs, helix_of = snap.refs, snap.helix_of
+    reactions: dict[str, dict[str, Any]] = {}
+    for r in snap.reactions:
+        if r.participant_id in refs:
+            entry = reactions.setdefault(refs[r.participant_id],
+                                         {"helix": helix_of[r.participant_id], "statements": {}})
+            entry["statements"][str(r.statement_id)] = r.reaction
+    funding: dict[str, dict[str, Any]] = {}
+    for f in snap.funding:
+        if f.participant_id in refs:
+            entry = funding.setdefault(refs[f.participant_id],
+                                       {"helix": helix_of[f.participant_id], "signals": {}})
+            entry["signals"][str(f.domain_id)] = {"signal": f.signal,
+                                                  "instrument": f.instrument or "",
+                                                  "at": iso(f.updated_at)}
+    return {"reactions": reactions, "funding": funding}
 
 
 def _ballots(snap: Snapshot) -> dict[str, dict[str, dict[str, Any]]]:
@@ -82,6 +136,11 @@ def _evidence(snap: Snapshot, item: dict[str, Any], found: dict[str, list[Any]])
         "by_helix": {row["helix"]: {k: row[k] for k in ("support", "supporting_comments",
                                                         "opposing_comments")}
                      for row in snap.helix_evidence(item, found)},
+        # Beside support, never folded into it: the SWOT (merged proposals' items included)
+        # and the funders' signal.
+        "swot": [{"quadrant": i.quadrant, "text": i.text, "helix": i.helix}
+                 for i in snap.swot_by_domain.get(item["domain_id"], [])],
+        "funding": snap.funding_of(item["domain_id"]),
     }
 
 
@@ -125,11 +184,13 @@ def record_dict(snap: Snapshot) -> dict[str, Any]:
         "version": RECORD_VERSION,
         "exported_at": iso(snap.exported_at),
         "workshop": _workshop(snap),
+        "vision": _vision(snap),
         "domains": _domains(snap),
         "comments": [_comment(snap, c) for c in snap.all_comments],
         "participants": [{"ref": snap.refs[p.id], "helix": p.helix,
                           "joined_at": iso(p.created_at)} for p in snap.participants],
         **_ballots(snap),
+        **_method_ballots(snap),
         "priorities": _priorities(snap),
         "results": snap.results,
         "events": [_event(snap, e) for e in snap.events],

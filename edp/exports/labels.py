@@ -24,9 +24,50 @@ def status_label(status: str) -> str:
 
 
 def phase_label(phase: str) -> str:
-    return {"lobby": _("Lobby"), "propose": _("Propose"), "discuss": _("Discuss"),
+    return {"lobby": _("Lobby"), "vision": _("Vision"), "propose": _("Propose"), "discuss": _("Discuss"),
             "vote": _("Vote"), "results": _("Results"), "decide": _("Decide"),
             "closed": _("Closed")}.get(phase, phase)
+
+
+def quadrant_label(quadrant: str) -> str:
+    """One SWOT item's quadrant (a table cell)."""
+    return {"strength": _("Strength"), "weakness": _("Weakness"),
+            "opportunity": _("Opportunity"), "threat": _("Threat")}.get(quadrant, quadrant)
+
+
+def quadrant_heading(quadrant: str) -> str:
+    """A quadrant over its items, as the pages head it."""
+    return {"strength": _("Strengths"), "weakness": _("Weaknesses"),
+            "opportunity": _("Opportunities"), "threat": _("Threats")}.get(quadrant, quadrant)
+
+
+def signal_label(signal: str) -> str:
+    return {"yes": _("Yes"), "maybe": _("Maybe"), "no": _("No")}.get(signal, signal)
+
+
+def reaction_label(reaction: str) -> str:
+    return {"agree": _("Agree"), "disagree": _("Disagree"), "pass": _("Pass")}.get(reaction,
+                                                                                    reaction)
+
+
+def funding_counts(funding: dict[str, Any]) -> str:
+    """"2 / 1 / 0": yes / maybe / no, for a table cell headed `funding_head()`."""
+    return " / ".join(str(int(funding.get(k, 0))) for k in ("yes", "maybe", "no"))
+
+
+def funding_head() -> str:
+    return _("Funders: yes / maybe / no")
+
+
+def funding_line(funding: dict[str, Any]) -> str:
+    """The funders' signal beside support: "Funders' signal: Yes 2 · Maybe 1 · No 0
+    (instruments: ERDF 2028 call; Regional development bank)"."""
+    text = _("Funders' signal") + ": " + " · ".join(
+        f"{signal_label(k)} {int(funding.get(k, 0))}" for k in ("yes", "maybe", "no"))
+    if funding.get("instruments"):
+        text += " (" + _("instruments: %(names)s",
+                         names="; ".join(funding["instruments"])) + ")"
+    return text
 
 
 def method_label(method: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from flask_babel import gettext as _
 
+from .. import method
 from ..sdgs import sdg_label
 from . import charts
 from .frames import Frames
@@ -20,12 +21,16 @@ from .labels import (
     disagree_label,
     domain_warnings,
     evidence_line,
+    funding_counts,
+    funding_head,
+    funding_line,
     indicator_text,
     method_label,
     method_text,
     num,
     phase_label,
     proposer,
+    quadrant_heading,
     representation_warnings,
     role_label,
     stance_label,
@@ -34,8 +39,8 @@ from .labels import (
 )
 from .snapshot import Snapshot, indicator_parts, split_comments, stances_in_order
 
-SECTIONS = ("cover", "participation", "results", "priorities", "domain_sheets", "long_list",
-            "deliberation", "all_domains", "timeline")
+SECTIONS = ("cover", "participation", "vision", "results", "priorities", "domain_sheets",
+            "long_list", "deliberation", "all_domains", "timeline")
 
 
 def subject() -> str:
@@ -48,6 +53,8 @@ class Report:
         self.labels = snap.helix_labels
         self.items = snap.priority_items()
         self.grouped = snap.comments_by_domain
+        # The funders' signal is shown where the workshop has a funding helix (or signals).
+        self.funders = bool(method.funder_helices(snap.ws) or snap.funding)
 
     def blocks(self) -> list[tuple]:
         out: list[tuple] = []
@@ -72,7 +79,10 @@ class Report:
         """The essentials on one page: the facts, participation by helix and the short list."""
         ws, snap = self.snap.ws, self.snap
         part = self.frames["Participation"]
-        out = [("title", ws.title), ("p", subject()), ("facts", [
+        out = [("title", ws.title), ("p", subject())]
+        if snap.adopted:  # the adopted vision heads the report
+            out += [("h2", _("Shared vision")), ("bullets", snap.adopted)]
+        out += [("facts", [
             (_("Region"), ws.region or "–"),
             (_("Date"), date(snap.exported_at)),
             (_("Phase"), phase_label(ws.phase)),
@@ -115,6 +125,19 @@ class Report:
             out += [("labelled", _("Under-represented helices"), ""), ("bullets", under)]
         return out
 
+    def vision(self) -> list[tuple]:
+        """Every visible vision statement with its reactions, broadest agreement first."""
+        shown = [s for s in self.snap.vision if not s.get("hidden")]
+        if not shown:
+            return []
+        return [("h1", _("Vision statements")),
+                ("p", _("Participants reacted to each statement; the agreement across helices "
+                        "is high only when every helix agrees (from 0 to 1).")),
+                ("table", [_("Statement"), _("Agree"), _("Disagree"), _("Pass"),
+                           _("Agreement across helices"), _("Adopted")],
+                 [[s["text"], s["agree"], s["disagree"], s["pass"], num(s["agreement"]),
+                   _("Yes") if s["adopted"] else ""] for s in shown])]
+
     def results(self) -> list[tuple]:
         """The chart (DOCX) and the ranking with its agreement flags."""
         ranking = self.snap.results["ranking"]
@@ -135,11 +158,12 @@ class Report:
         out: list[tuple] = [("h1", _("Results"))]
         if self.charts:
             out.append(("chart", charts.results_png(self.snap)))
-        out.append(("table", ["#", _("Domain"), _("Score"), _("Helix-balanced score"),
-                              _("Consensus"), _("Voters"), _("Notes")],
-                    [[n, e["title"], num(e["score"]), num(e["balanced_score"]),
-                      num(e.get("consensus")), e["voters"], flags(e)]
-                     for n, e in enumerate(ranking, start=1)]))
+        head = ["#", _("Domain"), _("Score"), _("Helix-balanced score"), _("Consensus"),
+                _("Voters")] + ([funding_head()] if self.funders else []) + [_("Notes")]
+        out.append(("table", head, [
+            [n, e["title"], num(e["score"]), num(e["balanced_score"]), num(e.get("consensus")),
+             e["voters"]] + ([funding_counts(e.get("funding") or {})] if self.funders else [])
+            + [flags(e)] for n, e in enumerate(ranking, start=1)]))
         return out
 
     def priorities(self) -> list[tuple]:
@@ -175,8 +199,27 @@ class Report:
                 out.append(("bullets", warnings_))
         else:
             out.append(("p", _("This domain is no longer on the ballot.")))
+        if self.funders:  # beside support, its own axis
+            out.append(("p", funding_line(self.snap.funding_of(item["domain_id"]))))
         out.append(("p", (f"{_('Supporting comments')}: {len(supporting)} · "
                           f"{_('Concerns and questions')}: {len(opposing)}")))
+        return out + self.swot(item["domain_id"])
+
+    def swot(self, domain_id: int) -> list[tuple]:
+        """The domain's SWOT by quadrant, each item with its helix (where the workshop has
+        any SWOT at all)."""
+        if not self.snap.swot_items:
+            return []
+        items = self.snap.swot_by_domain.get(domain_id, [])
+        out: list[tuple] = [("h3", _("SWOT"))]
+        if not items:
+            return out + [("p", _("No SWOT items yet."))]
+        for quadrant in method.QUADRANTS:
+            found = [i for i in items if i.quadrant == quadrant]
+            if found:
+                out += [("labelled", quadrant_heading(quadrant), ""),
+                        ("notes", [(i.text, self.labels.get(i.helix, i.helix or ""))
+                                   for i in found])]
         return out
 
     def domain_sheets(self) -> list[tuple]:
@@ -231,11 +274,14 @@ class Report:
         rest = self.snap.long_list()
         if not rest:
             return [("h1", _("Below the line")), ("p", _("No other domains on the ballot."))]
+        funding = [funding_head()] if self.funders else []
         return [("h1", _("Below the line")),
                 ("table", ["#", _("Domain"), _("Score"), _("Helix-balanced score"),
-                           _("Consensus"), _("Voters")],
+                           _("Consensus"), _("Voters"), *funding],
                  [[n, e["title"], num(e["score"]), num(e["balanced_score"]),
-                   num(e.get("consensus")), e["voters"]] for n, e in enumerate(rest, start=1)])]
+                   num(e.get("consensus")), e["voters"]]
+                  + ([funding_counts(e.get("funding") or {})] if funding else [])
+                  for n, e in enumerate(rest, start=1)])]
 
     def deliberation(self) -> list[tuple]:
         """Every comment, by domain and stance."""

@@ -13,9 +13,24 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .. import method
 from .. import workshop as rules
 from ..extensions import db
-from ..models import Comment, Domain, Event, Participant, Priority, Ranking, Score, Vote, Workshop
+from ..models import (
+    Comment,
+    Domain,
+    Event,
+    Funding,
+    Participant,
+    Priority,
+    Ranking,
+    Reaction,
+    Score,
+    Statement,
+    SwotItem,
+    Vote,
+    Workshop,
+)
 
 # Comment stances that speak for a domain and those that speak against it (or ask).
 SUPPORTING = ("support", "evidence")
@@ -56,6 +71,19 @@ class Snapshot:
     # participant id -> (name, organisation); filled only when the workshop is "named".
     names: dict[int, tuple[str, str]] = field(default_factory=dict)
     all_comments: list[Any] = field(default_factory=list)
+    # The method beyond voting. `vision` is `method.vision_summary` for the facilitator (every
+    # statement, hidden ones marked, with per-helix counts); `statements` the rows behind it
+    # (id, text, adopted, hidden, participant_id, created_at) in id order; `reactions` rows
+    # (statement_id, participant_id, reaction). `swot_items` rows (id, domain_id, quadrant,
+    # text, helix, hidden, participant_id, created_at), hidden ones too; `funding` rows
+    # (participant_id, domain_id, signal, instrument, updated_at) and `funding_by_domain` their
+    # counts (`method.funding_by_domain`).
+    vision: list[dict[str, Any]] = field(default_factory=list)
+    statements: list[Any] = field(default_factory=list)
+    reactions: list[Any] = field(default_factory=list)
+    swot_items: list[Any] = field(default_factory=list)
+    funding: list[Any] = field(default_factory=list)
+    funding_by_domain: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def named(self) -> bool:
@@ -128,6 +156,26 @@ class Snapshot:
         for c in self.comments:
             grouped.setdefault(self.surviving(c.domain_id), {}).setdefault(c.stance, []).append(c)
         return grouped
+
+    @cached_property
+    def adopted(self) -> list[str]:
+        """The shared vision: the adopted statements (never hidden ones), in the room's order."""
+        return [s["text"] for s in self.vision if s["adopted"] and not s.get("hidden")]
+
+    @cached_property
+    def swot_by_domain(self) -> dict[int, list[Any]]:
+        """Visible SWOT items by domain, in quadrant order then oldest first; like comments, an
+        item on a merged domain counts for the domain it ended up in."""
+        order = {q: n for n, q in enumerate(method.QUADRANTS)}
+        grouped: dict[int, list[Any]] = {}
+        for item in sorted((i for i in self.swot_items if not i.hidden),
+                           key=lambda i: (order.get(i.quadrant, len(order)), i.id)):
+            grouped.setdefault(self.surviving(item.domain_id), []).append(item)
+        return grouped
+
+    def funding_of(self, domain_id: int) -> dict[str, Any]:
+        """{"yes", "maybe", "no", "instruments"}: the domain's own signals, as in the results."""
+        return self.funding_by_domain.get(domain_id) or method.empty_funding()
 
     def comment_counts(self, stances: tuple[str, ...] | None = None) -> dict[int, int]:
         """domain id -> visible comments on it (of `stances`, or all), merges not followed."""
@@ -232,4 +280,32 @@ def read(ws: Workshop) -> Snapshot:
         rankings=_rows(sa.select(Ranking.participant_id, Ranking.order)
                        .where(Ranking.workshop_id == wid).order_by(Ranking.participant_id)),
         names=names,
+        **_method_rows(ws),
     )
+
+
+def _method_rows(ws: Workshop) -> dict[str, Any]:
+    """The vision, SWOT items and funders' signals of `ws` (see `Snapshot`)."""
+    wid = ws.id
+    return {
+        "vision": method.vision_summary(ws, facilitator=True),
+        "statements": _rows(
+            sa.select(Statement.id, Statement.text, Statement.adopted, Statement.hidden,
+                      Statement.participant_id, Statement.created_at)
+            .where(Statement.workshop_id == wid).order_by(Statement.id)),
+        "reactions": _rows(
+            sa.select(Reaction.statement_id, Reaction.participant_id, Reaction.reaction)
+            .where(Reaction.workshop_id == wid)
+            .order_by(Reaction.participant_id, Reaction.statement_id)),
+        "swot_items": _rows(
+            sa.select(SwotItem.id, SwotItem.domain_id, SwotItem.quadrant, SwotItem.text,
+                      SwotItem.helix, SwotItem.hidden, SwotItem.participant_id,
+                      SwotItem.created_at)
+            .where(SwotItem.workshop_id == wid).order_by(SwotItem.id)),
+        "funding": _rows(
+            sa.select(Funding.participant_id, Funding.domain_id, Funding.signal,
+                      Funding.instrument, Funding.updated_at)
+            .where(Funding.workshop_id == wid)
+            .order_by(Funding.participant_id, Funding.domain_id)),
+        "funding_by_domain": method.funding_by_domain(ws),
+    }

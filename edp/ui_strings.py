@@ -307,6 +307,32 @@ def phone_method() -> dict[str, str]:
 def console_method() -> dict[str, str]:
     """Console and projector strings for the vision, SWOT and funding views."""
     return {
+        # console: the vision panel
+        "vision_count": _("{n} statements, {adopted} adopted"),
+        "reaction_counts": _("{agree} agree · {disagree} disagree · {pass} pass"),
+        "reactions_by_group": _("Reactions by group"),
+        "adopt": _("Adopt"),
+        "adopt_statement": _("Adopt the statement “{text}”"),
+        "statement_adopted": _("Adopted into the shared vision."),
+        "statement_unadopted": _("No longer adopted."),
+        "hide_statement": _("Hide the statement “{text}”"),
+        "restore_statement": _("Restore the statement “{text}”"),
+        "statement_hidden": _("Statement hidden: the phones and the projector no longer show it."),
+        "statement_restored": _("Statement restored: everyone sees it again."),
+        "add_statement": _("Add a statement"),
+        "statement_added": _("Statement added: the phones have it."),
+        "vision_text_required": _("Write the statement first."),
+        # console: a domain's SWOT and funders' signal
+        "swot_count": _("SWOT: {n}"),
+        "swot_quadrant_empty": _("Nothing yet."),
+        "hide_swot": _("Hide the SWOT item “{text}”"),
+        "restore_swot": _("Restore the SWOT item “{text}”"),
+        "swot_hidden_done": _("SWOT item hidden: the phones and the projector no longer show it."),
+        "swot_restored_done": _("SWOT item restored: everyone sees it again."),
+        "instruments_named": _("Instruments named: {list}"),
+        # projector
+        "no_statements_screen": _("No statements yet: write yours on your phone."),
+        "vision_top": _("The {n} statements with the broadest agreement, of {total}"),
     }
 
 

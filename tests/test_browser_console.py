@@ -200,7 +200,9 @@ def test_every_panel_fits_the_laptop_and_does_its_job(live_server, chromium, tmp
     snap(page, "lobby")
     assert_accessible(page, "console lobby")
 
-    # Propose: four proposals, the last a near-duplicate of the first.
+    # The vision (optional) comes next; then propose: four proposals, the last a near-duplicate
+    # of the first.
+    next_phase(page, "vision")
     next_phase(page, "propose")
     assert phase_of(base, code) == "propose"
     ids = {}
@@ -354,7 +356,7 @@ def test_pending_proposals_come_first_under_pre_moderation(live_server, chromium
     base = live_server.url
     errors: list[str] = []
     context, page = open_console(chromium, base, ws["id"], errors)
-    page.locator("#phase-next").click()
+    page.locator('.phase-button[data-phase="propose"]').click()
     page.wait_for_selector("#panel-propose:not([hidden])")
     phone = Phone(base, ws["code"], "business")
     people.append(phone)
@@ -392,6 +394,9 @@ def test_keyboard_moves_the_phase_but_not_while_typing(live_server, chromium):  
     assert help_panel.is_hidden()
 
     page.locator("main").focus()
+    page.keyboard.press("Alt+ArrowRight")
+    page.wait_for_selector('.phase-button[data-phase="vision"][aria-pressed="true"]')
+    assert shown_panel(page) == "panel-vision"
     page.keyboard.press("Alt+ArrowRight")
     page.wait_for_selector('.phase-button[data-phase="propose"][aria-pressed="true"]')
     assert phase_of(base, code) == "propose"
@@ -444,7 +449,7 @@ def test_a_click_made_offline_is_never_sent_by_itself(live_server, chromium):  #
     go_offline(page, context)
     page.locator("#phase-next").click()
     notice.wait_for()
-    assert "You are offline: “Propose” was not sent." in notice.inner_text()
+    assert "You are offline: “Vision” was not sent." in notice.inner_text()
     assert page.locator("#offline-send").is_hidden()
     violations = page.evaluate(
         """async () => (await axe.run(document, {
@@ -456,7 +461,7 @@ def test_a_click_made_offline_is_never_sent_by_itself(live_server, chromium):  #
 
     go_online(page, context)
     page.locator("#offline-send").wait_for()
-    assert "Back online. “Propose” was not sent: send it now?" in notice.inner_text()
+    assert "Back online. “Vision” was not sent: send it now?" in notice.inner_text()
     page.wait_for_timeout(3000)  # room for a (wrong) replay to reach the server
     assert phase_of(base, code) == "lobby"
     assert page.locator('.phase-button[data-phase="lobby"]').get_attribute("aria-pressed") == "true"
@@ -465,8 +470,8 @@ def test_a_click_made_offline_is_never_sent_by_itself(live_server, chromium):  #
 
     # The facilitator confirms: now it is sent, once.
     page.locator("#offline-send").click()
-    page.wait_for_selector('.phase-button[data-phase="propose"][aria-pressed="true"]')
-    assert phase_of(base, code) == "propose"
+    page.wait_for_selector('.phase-button[data-phase="vision"][aria-pressed="true"]')
+    assert phase_of(base, code) == "vision"
     assert notice.is_hidden()
 
     # Discard: the held click is dropped for good.
@@ -478,7 +483,7 @@ def test_a_click_made_offline_is_never_sent_by_itself(live_server, chromium):  #
     assert notice.is_hidden()
     page.get_by_text("“Vote” was discarded.").wait_for()
     page.wait_for_timeout(2000)  # room for a (wrong) replay
-    assert phase_of(base, code) == "propose"
+    assert phase_of(base, code) == "vision"
     # Offline, the browser reports the failed reconnection attempts; nothing else may fail.
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == [], errors
     context.close()
@@ -493,7 +498,7 @@ def test_console_on_a_phone(live_server, chromium):  # noqa: F811
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page.locator("#phase-next").is_visible()
     page.locator("#phase-next").tap()
-    page.wait_for_selector("#panel-propose:not([hidden])")
+    page.wait_for_selector("#panel-vision:not([hidden])")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_function("() => !document.getElementById('console-status').textContent", timeout=10000)

@@ -2,7 +2,7 @@
 // over one panel per phase (lobby, proposals, comments, votes, results, short list, export).
 // A facilitator action is only ever sent while connected: one clicked offline is held with a
 // notice and sent again only when the facilitator says so.
-import { SIZES, consensusChart, consensusText, rankingChart, setupCharts } from "./charts.js";
+import { SIZES, consensusChart, consensusText, pct, rankingChart, setupCharts } from "./charts.js";
 import { addComment, countRows, emit, h, helixLabel, keepNewerComments, loadComments, num, onConnect, page, renderBars, setStatus, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
 
@@ -12,7 +12,7 @@ const WID = page.workshop_id;
 const PHASES = page.phases || [];
 const LOCKED = ["vote", "results", "decide", "closed"]; // the method cannot change from the vote on
 const BEFORE_VOTE = ["lobby", "vision", "propose", "discuss"]; // an under-represented helix can still be brought in
-const PANELS = ["lobby", "propose", "discuss", "vote", "results", "decide", "closed"];
+const PANELS = ["lobby", "vision", "propose", "discuss", "vote", "results", "decide", "closed"];
 /** The panel that goes with a phase (a phase without its own panel shows the lobby's). */
 const panelOf = (phase) => (PANELS.includes(phase) ? phase : "lobby");
 
@@ -392,6 +392,7 @@ function render() {
   renderWall();
   renderDecide();
   renderTradeoff();
+  renderVision();
   renderTabs();
 }
 
@@ -470,7 +471,7 @@ function renderResults() {
   $("warnings").hidden = !any;
   // Header: the fixed columns, then one per helix that has voters.
   const head = $("results-head");
-  while (head.children.length > 6) head.lastElementChild.remove();
+  while (head.children.length > 7) head.lastElementChild.remove();
   for (const x of active) head.append(h("th", { scope: "col", class: "num" }, x.label));
   const body = $("results-body");
   body.replaceChildren(...ranking.map((r, i) =>
@@ -480,6 +481,7 @@ function renderResults() {
       h("td", { class: "num" }, num(r.score)),
       h("td", { class: "num" }, num(r.balanced_score)),
       h("td", { class: "num" }, r.voters ? consensusText(r.consensus) : "–"),
+      h("td", { class: "funding-cell" }, fundingCell(r.funding)),
       h("td", { class: "num" }, String(r.voters)),
       ...active.map((x) => h("td", { class: "num" }, num((r.by_helix || {})[x.key] || 0))))));
   renderWarnings(ranking);
@@ -537,6 +539,7 @@ function renderTradeoff() {
       h("td", { class: "num" }, voted ? num(r.score) : "–"),
       h("td", { class: "num" }, voted ? num(r.balanced_score) : "–"),
       h("td", { class: "num" }, voted ? consensusText(r.consensus) : "–"),
+      h("td", { class: "funding-cell" }, fundingCell(fundingOf(domainId))),
       h("td", { class: "note" }, voted ? note : t("no_votes_for")),
     ];
   };
@@ -700,6 +703,7 @@ function fillDomainRow(tr, d) {
       ...targets.map((x) => h("option", { value: x.domain_id }, x.title)));
     select.value = targets.some((x) => String(x.domain_id) === keep) ? keep : "";
   }
+  fillDomainDetail(tr, d);
   // Near-duplicates (open ones only), each with its one-click merge.
   const open = d.status === "pending" || d.status === "approved";
   const byId = new Map(state.domains.map((x) => [x.domain_id, x]));
@@ -873,6 +877,7 @@ function renderDecide() {
       li.querySelector(".title").textContent = d.title;
       li.querySelector(".decided").textContent = p ? t("decided_as", { rank: p.rank }) : "";
       li.dataset.decided = p ? "yes" : "no";
+      fillDecideFunding(li, d);
       const form = li.querySelector("form");
       if (!form.dataset.dirty) {
         form.elements.rank.value = p ? p.rank : "";
@@ -977,4 +982,278 @@ function renderInvited(invited) {
   if (split.length) text += ` (${split.map(([key, n]) => `${helixLabel(key)} ${num(n)}`).join(", ")})`;
   el.textContent = text;
   el.hidden = false;
+}
+
+// ---------------------------------------------------------------- the method: vision, SWOT, funders' signal
+
+const REACTIONS = ["agree", "disagree", "pass"];
+const QUADRANTS = ["strength", "weakness", "opportunity", "threat"];
+const SIGNALS = ["yes", "maybe", "no"];
+
+// The statements with their reactions (`vision`, coalesced); the facilitator's copy has every
+// helix and the hidden statements.
+socket.on("vision", (v) => {
+  if (!state || !v || v.workshop_id !== WID) return;
+  state.vision = v.statements || [];
+  renderVision();
+});
+
+// A new SWOT item comes as itself, not as a new state.
+socket.on("swot", (item) => {
+  if (!state || !item) return;
+  const d = state.domains.find((x) => x.domain_id === item.domain_id);
+  if (!d) return;
+  d.swot = d.swot || [];
+  if (d.swot.some((x) => x.item_id === item.item_id)) return;
+  d.swot.push({ hidden: false, ...item });
+  const tr = $("domains-body").querySelector(`tr[data-key="${d.domain_id}"]`);
+  if (tr) fillDomainDetail(tr, d);
+});
+
+/** Agreement across groups as a percentage; "–" when no group is big enough to count. */
+const agreementText = (x) => (x === null || x === undefined ? "–" : pct(x));
+
+/** Adopted first, then the broadest agreement (the server's order, kept after a local change). */
+function visionOrder(a, b) {
+  return (a.adopted ? 0 : 1) - (b.adopted ? 0 : 1) || (b.agreement || 0) - (a.agreement || 0) || a.statement_id - b.statement_id;
+}
+
+function renderVision() {
+  if (!state) return;
+  const statements = state.vision || [];
+  const shown = statements.filter((s) => !s.hidden).sort(visionOrder);
+  const adopted = shown.filter((s) => s.adopted).length;
+  $("vision-count").textContent = statements.length ? `(${t("vision_count", { n: shown.length, adopted })})` : "";
+  $("vision-empty").hidden = statements.length > 0;
+  document.querySelector("#panel-vision .reaction-legend").hidden = !statements.length;
+  // Hidden statements go to the end, greyed, each with Restore.
+  const order = [...shown, ...statements.filter((s) => s.hidden)];
+  const focused = document.activeElement && $("statements").contains(document.activeElement) ? document.activeElement : null;
+  syncList($("statements"), order, (s) => s.statement_id, createStatement, fillStatement);
+  if (focused && focused.isConnected && document.activeElement !== focused) focused.focus(); // moved, not lost
+  const badge = document.querySelector('[data-badge="vision"]');
+  badge.textContent = shown.length ? String(shown.length) : "";
+  badge.dataset.kind = "count";
+}
+
+/** The reactions of one helix (or of everyone) as "3 agree · 1 disagree · 0 pass". */
+const reactionText = (c) => t("reaction_counts", { agree: c.agree || 0, disagree: c.disagree || 0, pass: c.pass || 0 });
+
+function createStatement(s) {
+  const id = s.statement_id;
+  let li;
+  const text = () => gist(li.querySelector(".st-text").textContent);
+  const update = (ack) => {
+    const item = (state.vision || []).find((x) => x.statement_id === id);
+    if (item) {
+      if (ack.adopted !== undefined) item.adopted = ack.adopted;
+      if (ack.hidden !== undefined) item.hidden = ack.hidden;
+    }
+    renderVision();
+  };
+  li = h("li", { class: "statement" },
+    h("div", { class: "st-main" },
+      h("p", { class: "st-text" }),
+      h("p", { class: "st-facts" },
+        h("span", { class: "badge adopted-badge" }), h("span", { class: "badge hidden-badge" }),
+        h("span", { class: "st-agreement" }), " ", h("span", { class: "st-totals muted" })),
+      h("div", { class: "button-row st-actions" },
+        h("button", {
+          type: "button", class: "small-button adopt", "aria-pressed": "false", onclick: async () => {
+            const adopted = li.dataset.adopted !== "yes";
+            const ack = await run("adopt", { statement_id: id, adopted },
+              t(adopted ? "statement_adopted" : "statement_unadopted"), t("adopt_statement", { text: text() }));
+            if (ack.ok) {
+              update(ack);
+              li.querySelector(".adopt").focus();
+            }
+          },
+        }, t("adopt")),
+        h("button", {
+          type: "button", class: "small-button secondary toggle", onclick: async () => {
+            const hide = li.dataset.hidden !== "yes";
+            const ack = await run("vision_moderate", { statement_id: id, action: hide ? "hide" : "restore" },
+              t(hide ? "statement_hidden" : "statement_restored"), t(hide ? "hide_statement" : "restore_statement", { text: text() }));
+            if (ack.ok) {
+              update(ack);
+              li.querySelector(".toggle").focus();
+            }
+          },
+        }))),
+    h("ul", { class: "st-helices", "aria-label": t("reactions_by_group") }));
+  return li;
+}
+
+function fillStatement(li, s) {
+  li.dataset.adopted = s.adopted ? "yes" : "no";
+  li.dataset.hidden = s.hidden ? "yes" : "no";
+  li.querySelector(".st-text").textContent = s.text;
+  li.querySelector(".adopted-badge").textContent = s.adopted ? t("adopted") : "";
+  li.querySelector(".hidden-badge").textContent = s.hidden ? t("status_hidden") : "";
+  li.querySelector(".st-agreement").textContent = t("agreement_value", { value: agreementText(s.agreement) });
+  li.querySelector(".st-totals").textContent = `· ${reactionText(s)}`;
+  const adopt = li.querySelector(".adopt");
+  adopt.setAttribute("aria-pressed", String(Boolean(s.adopted)));
+  adopt.setAttribute("aria-label", t("adopt_statement", { text: gist(s.text) }));
+  adopt.disabled = Boolean(s.hidden); // a hidden statement cannot be adopted
+  const toggle = li.querySelector(".toggle");
+  toggle.textContent = s.hidden ? t("restore") : t("hide");
+  toggle.setAttribute("aria-label", t(s.hidden ? "restore_statement" : "hide_statement", { text: gist(s.text) }));
+  // Reactions by helix, in the workshop's helix order: agree, disagree and pass as one bar.
+  const byHelix = s.by_helix || {};
+  const known = (page.helices || []).map((x) => x.key);
+  const keys = [...known.filter((k) => byHelix[k]), ...Object.keys(byHelix).filter((k) => !known.includes(k))];
+  syncList(li.querySelector(".st-helices"), keys.map((key) => ({ key, ...byHelix[key] })), (x) => x.key,
+    () => h("li", { class: "st-helix" },
+      h("span", { class: "st-helix-label" }),
+      h("span", { class: "st-track", "aria-hidden": "true" },
+        ...REACTIONS.map((r) => h("span", { class: "st-seg", "data-reaction": r }))),
+      // "2 · 1 · 0" in the legend's colours on screen, the words for screen readers.
+      h("span", { class: "st-helix-counts", "aria-hidden": "true" },
+        ...REACTIONS.map((r) => h("span", { class: "st-n", "data-reaction": r }))),
+      h("span", { class: "st-helix-words visually-hidden" })),
+    (row, x) => {
+      const total = REACTIONS.reduce((n, r) => n + (x[r] || 0), 0) || 1;
+      row.querySelector(".st-helix-label").textContent = helixLabel(x.key);
+      for (const n of row.querySelectorAll(".st-n")) n.textContent = num(x[n.dataset.reaction] || 0);
+      row.querySelector(".st-helix-words").textContent = reactionText(x);
+      for (const seg of row.querySelectorAll(".st-seg")) seg.style.width = `${(100 * (x[seg.dataset.reaction] || 0)) / total}%`;
+    });
+}
+
+$("vision-add").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("vision-text");
+  const text = input.value.trim();
+  if (!text) {
+    setStatus(statusEl, t("vision_text_required"), "error");
+    input.focus();
+    return;
+  }
+  const ack = await run("vision_moderate", { action: "add", text }, t("statement_added"), t("add_statement"));
+  if (ack.ok) {
+    input.value = "";
+    state.vision = state.vision || [];
+    if (!state.vision.some((s) => s.statement_id === ack.statement_id)) {
+      state.vision.push({ statement_id: ack.statement_id, text, agree: 0, disagree: 0, pass: 0, agreement: null,
+        groups: 0, adopted: false, hidden: false, by_helix: {} });
+    }
+    renderVision();
+  }
+});
+
+/** A domain's funders' signal: the counts in state, else in the results. */
+function fundingOf(domainId) {
+  const d = state && state.domains.find((x) => x.domain_id === domainId);
+  if (d && d.funding) return d.funding;
+  const r = results && (results.ranking || []).find((x) => x.domain_id === domainId);
+  return r ? r.funding : null;
+}
+
+const fundingTotal = (f) => (f ? SIGNALS.reduce((n, k) => n + (Number(f[k]) || 0), 0) : 0);
+
+/** Yes / maybe / no as three labelled counts: an axis of its own, never mixed into a score. */
+function fundingChips(f) {
+  return h("span", { class: "funding" },
+    ...SIGNALS.map((k) => h("span", { class: "fund", "data-signal": k }, `${t(`funding_${k}`)} ${num((f && f[k]) || 0)}`)));
+}
+
+/** The funders' cell of the results and of the line: the three counts, or "–" before any. */
+const fundingCell = (f) => (fundingTotal(f) ? fundingChips(f) : "–");
+
+/** A domain's detail in the moderation queue: its SWOT by quadrant, with the helix behind each
+ * item and Hide / Restore, and the funders' signal with the instruments they named. */
+function fillDomainDetail(tr, d) {
+  const cell = tr.querySelector("th");
+  const items = d.swot || [];
+  const f = d.funding || {};
+  let box = cell.querySelector(".domain-detail");
+  if (!items.length && !fundingTotal(f)) {
+    if (box) box.hidden = true;
+    return;
+  }
+  if (!box) {
+    box = h("details", { class: "domain-detail" },
+      h("summary", {}, h("span", { class: "summary-text" })),
+      h("div", { class: "swot-grid" },
+        ...QUADRANTS.map((q) => h("div", { class: "quadrant", "data-quadrant": q },
+          h("p", { class: "quadrant-title" }), h("ul", { class: "swot-list", "aria-label": t(`swot_${q}`) }),
+          h("p", { class: "quadrant-empty muted small" }, t("swot_quadrant_empty"))))),
+      h("div", { class: "funding-line" }));
+    cell.append(box);
+  }
+  box.hidden = false;
+  const visible = items.filter((x) => !x.hidden).length;
+  const summary = [t("swot_count", { n: visible })];
+  if (fundingTotal(f)) summary.push(t("funding_counts", { yes: f.yes || 0, maybe: f.maybe || 0, no: f.no || 0 }));
+  box.querySelector(".summary-text").textContent = summary.join(" · ");
+  for (const q of QUADRANTS) {
+    const quadrant = box.querySelector(`.quadrant[data-quadrant="${q}"]`);
+    const mine = items.filter((x) => x.quadrant === q).sort((a, b) => a.item_id - b.item_id);
+    quadrant.querySelector(".quadrant-title").textContent = `${t(`swot_${q}`)} (${mine.filter((x) => !x.hidden).length})`;
+    quadrant.querySelector(".quadrant-empty").hidden = mine.length > 0;
+    syncList(quadrant.querySelector(".swot-list"), mine, (x) => x.item_id, (x) => createSwotItem(tr, d, x), fillSwotItem);
+  }
+  const line = box.querySelector(".funding-line");
+  line.replaceChildren(h("strong", {}, t("funding_title")), " ",
+    fundingTotal(f) ? fundingChips(f) : t("funding_none"));
+  if ((f.instruments || []).length) line.append(" ", h("span", { class: "small" }, t("instruments_named", { list: f.instruments.join("; ") })));
+}
+
+function createSwotItem(tr, d, x) {
+  let li;
+  li = h("li", { class: "swot-item" },
+    h("span", { class: "swot-text" }),
+    h("span", { class: "who" }, h("span", { class: "badge helix-badge" }), h("span", { class: "badge hidden-badge" })),
+    h("button", {
+      type: "button", class: "small-button secondary toggle", onclick: async () => {
+        const hide = li.dataset.hidden !== "yes";
+        const text = gist(li.querySelector(".swot-text").textContent);
+        const ack = await run("swot_moderate", { item_id: x.item_id, action: hide ? "hide" : "restore" },
+          t(hide ? "swot_hidden_done" : "swot_restored_done"), t(hide ? "hide_swot" : "restore_swot", { text }));
+        if (ack.ok) {
+          // The state may have been replaced meanwhile: change the current copy.
+          const current = state.domains.find((y) => y.domain_id === d.domain_id) || d;
+          const item = (current.swot || []).find((y) => y.item_id === x.item_id);
+          if (item) item.hidden = ack.hidden !== undefined ? ack.hidden : hide;
+          const row = tr.isConnected ? tr : $("domains-body").querySelector(`tr[data-key="${d.domain_id}"]`);
+          if (row) fillDomainDetail(row, current);
+          const again = row && row.querySelector(`.swot-item[data-key="${x.item_id}"] .toggle`);
+          if (again) again.focus();
+        }
+      },
+    }));
+  return li;
+}
+
+function fillSwotItem(li, x) {
+  li.dataset.hidden = x.hidden ? "yes" : "no";
+  li.querySelector(".swot-text").textContent = x.text;
+  li.querySelector(".helix-badge").textContent = x.helix ? helixLabel(x.helix) : "";
+  li.querySelector(".hidden-badge").textContent = x.hidden ? t("status_hidden") : "";
+  const button = li.querySelector(".toggle");
+  button.textContent = x.hidden ? t("restore") : t("hide");
+  button.setAttribute("aria-label", t(x.hidden ? "restore_swot" : "hide_swot", { text: gist(x.text) }));
+}
+
+/** The decide view: each domain's funders' signal beside its form (and the instruments they
+ * named, to copy into "Funders and instruments"). */
+function fillDecideFunding(li, d) {
+  const f = d.funding || {};
+  let chips = li.querySelector(".summary-funding");
+  if (!chips) {
+    chips = h("span", { class: "summary-funding" });
+    li.querySelector(".summary-text").append(" ", chips);
+  }
+  chips.hidden = !fundingTotal(f);
+  chips.replaceChildren(h("span", { class: "visually-hidden" }, `${t("funding_title")}:`), " ", fundingChips(f));
+  let line = li.querySelector(".decide-funding");
+  if (!line) {
+    line = h("p", { class: "decide-funding small" });
+    const label = li.querySelector("form label[for$='-funders']");
+    if (label) label.before(line);
+    else li.querySelector("form").prepend(line);
+  }
+  line.replaceChildren(h("strong", {}, t("funding_title")), " ", fundingTotal(f) ? fundingChips(f) : t("funding_none"));
+  if ((f.instruments || []).length) line.append(" ", t("instruments_named", { list: f.instruments.join("; ") }));
 }

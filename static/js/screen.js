@@ -71,6 +71,7 @@ function applyState(s) {
 function stageFor(phase) {
   const priorities = state.priorities || [];
   if ((phase === "decide" || phase === "closed") && priorities.length) return "priorities";
+  if (phase === "vision") return "vision";
   if (results && phase !== "lobby" && phase !== "propose") return "results";
   if (phase === "lobby") return "join";
   if (phase === "vote") return "vote";
@@ -83,6 +84,7 @@ const PANELS = {
   vote: ["turnout-panel", "domains-panel"],
   results: ["results-panel"],
   priorities: ["priorities-panel"],
+  vision: ["vision-panel"],
 };
 
 function render() {
@@ -93,7 +95,8 @@ function render() {
   document.body.dataset.stage = stage;
   $("phase-label").textContent = t(`phase_${phase}`);
   const shown = new Set(PANELS[stage]);
-  for (const id of ["join-panel", "turnout-panel", "results-panel", "domains-panel", "priorities-panel", "side"]) {
+  swotInstead(stage, phase, shown);
+  for (const id of ["join-panel", "turnout-panel", "results-panel", "domains-panel", "priorities-panel", "side", "vision-panel", "swot-panel"]) {
     $(id).hidden = !shown.has(id);
   }
   $("corner-join").hidden = stage === "join";
@@ -105,6 +108,7 @@ function render() {
   renderTurnout();
   if (shown.has("domains-panel")) renderDomains(phase);
   if (stage === "priorities") renderPriorities();
+  if (stage === "vision") renderVision();
   if (results) renderResults(stage === "results");
   for (const pager of pagers) if (pager !== rankPager || stage !== "results") pager.layout();
   if (!document.body.dataset.layout) document.body.dataset.layout = `${innerWidth}x${innerHeight}`;
@@ -284,6 +288,7 @@ const domainPager = new Pager($("domains"), { maxCols: 2 });
 const rankPager = new Pager($("rank-bars"));
 const priorityPager = new Pager($("priorities"), { maxCols: 2, minColumn: 16 });
 const pagers = [domainPager, rankPager, priorityPager];
+// (the vision's statements and the SWOT card join them below, see "the method")
 
 let paused = false;
 let turnTimer = null;
@@ -493,6 +498,7 @@ function renderRanking(ranking) {
           h("div", { class: "rank-line" },
             h("span", { class: "rank-track", "aria-hidden": "true" }),
             h("p", { class: "rank-meta" })),
+          h("p", { class: "rank-funding" }),
           h("p", { class: "rank-split visually-hidden" }))),
       (li, r) => {
         li.querySelector(".rank-pos").textContent = String(ranking.indexOf(r) + 1);
@@ -517,6 +523,7 @@ function renderRanking(ranking) {
         }
         li.querySelector(".rank-meta").textContent = meta.join(" · ");
         li.dataset.kind = r.voters ? kindOf(r) : "none";
+        fillRankFunding(li.querySelector(".rank-funding"), r.funding, ranking);
         li.querySelector(".rank-split").textContent = parts.filter((part) => part.value > 0)
           .map((part) => `${helixName(part.key)}: ${num(part.value)}`).join("; ");
       });
@@ -534,7 +541,8 @@ function renderResults(onStage) {
         h("span", { class: "score" }), " ",
         h("span", { class: "balanced" }), " ",
         h("span", { class: "consensus" }), " ",
-        h("span", { class: "kind" })),
+        h("span", { class: "kind" }), " ",
+        h("span", { class: "funding" })),
     (li, r) => {
       li.querySelector(".title").textContent = r.title;
       li.querySelector(".score").textContent = t("score_value", { score: num(r.score) });
@@ -542,6 +550,7 @@ function renderResults(onStage) {
       li.querySelector(".consensus").textContent = r.voters && r.consensus != null ? `· ${t("consensus_value", { value: pct(r.consensus) })}` : "";
       const kind = kindWords[kindOf(r)]();
       li.querySelector(".kind").textContent = kind ? `· ${kind}` : "";
+      li.querySelector(".funding").textContent = fundingWords(r.funding, ranking);
     });
   if (onStage) {
     renderRanking(ranking);
@@ -566,3 +575,231 @@ Object.defineProperty(window, "edpChartLabels", { get: () => chartBoxes("$edpLab
 Object.defineProperty(window, "edpChartMarkers", { get: () => chartBoxes("$edpMarkers") });
 /** How many items each page of each list holds (for tests and a look from the browser's console). */
 window.edpPages = () => Object.fromEntries(pagers.map((p) => [p.list.id, p.pages.map((page) => page.items.length)]));
+
+// ---------------------------------------------------------------- the method: vision, SWOT, funders' signal
+
+const VISION_LIMIT = 20; // statements on the stage: the adopted ones, then the broadest agreement
+const QUADRANTS = ["strength", "weakness", "opportunity", "threat"];
+const SIGNALS = ["yes", "maybe", "no"];
+
+socket.on("vision", (v) => {
+  if (!state || !v) return;
+  state.vision = v.statements || [];
+  render();
+});
+socket.on("swot", (item) => {
+  if (!state || !item) return;
+  const d = (state.domains || []).find((x) => x.domain_id === item.domain_id);
+  if (!d) return;
+  d.swot = d.swot || [];
+  if (d.swot.some((x) => x.item_id === item.item_id)) return;
+  d.swot.push(item);
+  render();
+});
+
+/** The statements, as the server orders them (adopted first, then by agreement across groups). */
+function renderVision() {
+  const all = state.vision || [];
+  const top = all.slice(0, VISION_LIMIT);
+  const empty = $("no-statements");
+  empty.hidden = all.length > 0;
+  empty.textContent = t("no_statements_screen");
+  $("vision-caption").textContent = all.length > top.length ? t("vision_top", { n: top.length, total: all.length }) : "";
+  syncList($("statements"), top, (s) => s.statement_id,
+    () => h("li", { class: "statement" },
+      h("p", { class: "st-text" }),
+      h("div", { class: "st-line" },
+        h("span", { class: "adopted-badge" }),
+        h("span", { class: "agree-track", "aria-hidden": "true" }, h("span", { class: "agree-fill" })),
+        h("p", { class: "st-meta" }))),
+    (li, s) => {
+      li.dataset.adopted = s.adopted ? "yes" : "no";
+      li.querySelector(".st-text").textContent = s.text;
+      const badge = li.querySelector(".adopted-badge");
+      badge.textContent = s.adopted ? t("adopted") : "";
+      badge.hidden = !s.adopted;
+      const known = s.agreement !== null && s.agreement !== undefined;
+      li.querySelector(".agree-track").hidden = !known;
+      li.querySelector(".agree-fill").style.width = `${known ? Math.round(100 * s.agreement) : 0}%`;
+      const meta = [];
+      if (known) meta.push(t("agreement_value", { value: pct(s.agreement) }));
+      meta.push(t("reaction_counts", { agree: num(s.agree), disagree: num(s.disagree), pass: num(s.pass) }));
+      li.querySelector(".st-meta").textContent = meta.join(" · ");
+    });
+}
+
+// One column: the statements read top to bottom in the order of their agreement.
+const visionPager = new Pager($("statements"));
+pagers.push(visionPager);
+
+// SWOT: while domains are proposed and discussed, the card beside the domains shows one
+// domain's SWOT in four quadrants, each item with the helix behind it. Domain after domain,
+// like a page; a domain with more than its quadrants hold takes several pages, and an item too
+// long for a quadrant gets a page where its quadrant has the whole card.
+
+/** The approved domains with SWOT items, in the ballot's order. */
+const swotDomains = () => (state.domains || []).filter((d) => d.status === "approved" && (d.swot || []).length);
+
+/** In propose and discuss, the SWOT card takes the place of the counts once there is a SWOT. */
+function swotInstead(stage, phase, shown) {
+  const on = stage === "domains" && (phase === "propose" || phase === "discuss") && swotDomains().length > 0;
+  document.body.dataset.swot = on ? "yes" : "no";
+  if (!on) return;
+  shown.delete("side");
+  shown.add("swot-panel");
+  swotRotation.domains = swotDomains();
+}
+
+class SwotRotation {
+  constructor(card) {
+    this.list = card; // (named like a Pager's list: the key and timer code turns both alike)
+    this.indicator = document.querySelector('.pager[data-pager="swot-card"]');
+    this.domains = [];
+    this.slides = [];
+    this.pages = [{ items: [] }];
+    this.index = 0;
+    let box = "";
+    if (window.ResizeObserver) {
+      new ResizeObserver(() => {
+        const now = `${card.clientWidth}x${card.clientHeight}`;
+        if (now !== box) {
+          box = now;
+          this.layout();
+        }
+      }).observe(card);
+    }
+  }
+
+  quadrant(q) {
+    return this.list.querySelector(`.quadrant[data-quadrant="${q}"]`);
+  }
+
+  /** Put `items` (per quadrant) on the card; `all` says which quadrants have none at all. */
+  fill(items, all) {
+    for (const q of QUADRANTS) {
+      const mine = items[q] || [];
+      const section = this.quadrant(q);
+      section.dataset.empty = (all[q] || []).length ? "no" : "yes";
+      syncList(section.querySelector(".swot-list"), mine, (x) => x.item_id,
+        () => h("li", { class: "swot-item" }, h("span", { class: "swot-text" }), " ", h("span", { class: "swot-helix" })),
+        (li, x) => {
+          li.querySelector(".swot-text").textContent = x.text;
+          li.querySelector(".swot-helix").textContent = x.helix ? `(${helixName(x.helix)})` : "";
+        });
+      if (!mine.length && !(all[q] || []).length) {
+        section.querySelector(".swot-list").replaceChildren(h("li", { class: "swot-none" }, t("swot_quadrant_empty")));
+      }
+    }
+  }
+
+  /** One domain's pages: its items measured in their quadrants and packed page by page. */
+  cut(d) {
+    const all = Object.fromEntries(QUADRANTS.map((q) => [q, (d.swot || []).filter((x) => x.quadrant === q)]));
+    $("swot-domain").textContent = d.title; // a title on two lines leaves the quadrants less room
+    this.list.dataset.solo = "";
+    this.fill(all, all);
+    const chunks = {};
+    const solos = [];
+    let parts = 0;
+    for (const q of QUADRANTS) {
+      const ul = this.quadrant(q).querySelector(".swot-list");
+      const room = ul.clientHeight;
+      const gap = parseFloat(getComputedStyle(ul).rowGap) || 0;
+      chunks[q] = [];
+      let current = null;
+      let used = 0;
+      Array.from(ul.children).forEach((li, k) => {
+        const item = all[q][k];
+        if (!item) return;
+        const height = li.getBoundingClientRect().height;
+        if (height > room + 1) {
+          solos.push({ q, item });
+        } else if (current && used + gap + height <= room + 1) {
+          used += gap + height;
+          current.push(item);
+        } else {
+          current = [item];
+          chunks[q].push(current);
+          used = height;
+        }
+      });
+      parts = Math.max(parts, chunks[q].length);
+    }
+    const slides = [];
+    for (let k = 0; k < parts; k += 1) {
+      slides.push({ domain: d, all, key: `${d.domain_id}:${k}`, items: Object.fromEntries(QUADRANTS.map((q) => [q, chunks[q][k] || []])) });
+    }
+    solos.forEach((s, k) => slides.push({ domain: d, all, key: `${d.domain_id}:s${k}`, solo: s.q, items: { [s.q]: [s.item] } }));
+    return slides;
+  }
+
+  layout() {
+    if (this.list.offsetParent === null) return;
+    const before = this.slides[this.index];
+    this.slides = this.domains.flatMap((d) => this.cut(d));
+    this.pages = this.slides.length ? this.slides.map((s) => ({ items: QUADRANTS.flatMap((q) => s.items[q] || []) })) : [{ items: [] }];
+    // Stay on the page (or at least the domain) on the screen now.
+    let index = before ? this.slides.findIndex((s) => s.key === before.key) : 0;
+    if (index < 0 && before) index = this.slides.findIndex((s) => s.domain.domain_id === before.domain.domain_id);
+    this.index = Math.max(0, Math.min(index, this.slides.length - 1));
+    this.show(false);
+  }
+
+  show(animate) {
+    const slide = this.slides[this.index];
+    const n = this.slides.length;
+    this.list.dataset.page = String(this.index + 1);
+    this.list.dataset.pages = String(Math.max(1, n));
+    if (this.indicator) {
+      this.indicator.hidden = n < 2;
+      this.indicator.dataset.paused = paused ? "yes" : "no";
+      this.indicator.querySelector(".pager-n").textContent = `${this.index + 1}/${n}`;
+      const words = t("page_of", { page: this.index + 1, pages: n });
+      this.indicator.querySelector(".pager-words").textContent = paused ? `${words} (${t("paused")})` : words;
+    }
+    if (!slide) return;
+    $("swot-domain").textContent = slide.domain.title;
+    this.list.dataset.domain = String(slide.domain.domain_id);
+    this.list.dataset.solo = slide.solo || "";
+    this.fill(slide.items, slide.all);
+    if (animate && !reducedMotion.matches) {
+      this.list.classList.remove("turning");
+      void this.list.offsetWidth; // restart the fade
+      this.list.classList.add("turning");
+    }
+  }
+
+  turn(step) {
+    if (this.slides.length < 2 || this.list.offsetParent === null) return;
+    this.index = (this.index + step + this.slides.length) % this.slides.length;
+    this.show(true);
+  }
+}
+
+const swotRotation = new SwotRotation($("swot-card"));
+pagers.push(swotRotation);
+
+// The funders' signal in the ranking: yes / maybe / no beside support, an axis of its own.
+
+const fundingTotal = (f) => (f ? SIGNALS.reduce((n, k) => n + (Number(f[k]) || 0), 0) : 0);
+/** Whether any domain of the ranking has a funders' signal (else the line is left out). */
+const anyFunding = (ranking) => ranking.some((r) => fundingTotal(r.funding) > 0);
+
+function fillRankFunding(el, f, ranking) {
+  el.hidden = !anyFunding(ranking);
+  if (el.hidden) return;
+  const counts = { yes: num((f && f.yes) || 0), maybe: num((f && f.maybe) || 0), no: num((f && f.no) || 0) };
+  const text = (page.strings || {}).funding_counts || "funding_counts";
+  // "Funders: 2 yes · 1 maybe · 0 no", each count with its signal's colour.
+  el.replaceChildren(...text.split(/\{(\w+)\}/).map((part, i) =>
+    (i % 2 ? h("span", { class: "fund-n", "data-signal": part }, part in counts ? counts[part] : `{${part}}`) : part)));
+}
+
+function fundingWords(f, ranking) {
+  if (!anyFunding(ranking)) return "";
+  return `· ${t("funding_counts", { yes: (f && f.yes) || 0, maybe: (f && f.maybe) || 0, no: (f && f.no) || 0 })}`;
+}
+/** The SWOT card's pages: each one's domain and the texts it shows (for tests and a look by hand). */
+window.edpSwotSlides = () => swotRotation.slides.map((s) => ({
+  domain: s.domain.domain_id, solo: s.solo || null, texts: QUADRANTS.flatMap((q) => (s.items[q] || []).map((x) => x.text)),
+}));

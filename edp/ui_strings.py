@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 def ui_strings() -> dict[str, str]:
     return {**_core(), **method_common(), **phone_method(), **console_method(),
-            **invitation_strings()}
+            **invitation_strings(), **evidence_strings()}
 
 
 def _core() -> dict[str, str]:
@@ -340,4 +340,16 @@ def invitation_strings() -> dict[str, str]:
     """Personal invitations (participant.js, console.js)."""
     return {
         "invited_summary": _("{joined} of {invitations} invited joined · {walk_ins} walk-ins"),
+    }
+
+
+def evidence_strings() -> dict[str, str]:
+    """The region's evidence beside each domain (participant.js, console.js, screen.js)."""
+    return {
+        "evidence_rca": _("Specialisation (RCA): {value}"),
+        "evidence_share": _("Share of the region: {value}"),
+        "evidence_density": _("Relatedness density: {value}"),
+        "evidence_complexity": _("Complexity: {value}"),
+        "evidence_related": _("Related strengths: {list}"),
+        "evidence_source": _("Data: {source}, {year}"),
     }

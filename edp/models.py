@@ -216,6 +216,25 @@ class Domain(db.Model):
         sa.ForeignKey("domain.id"), index=True, default=None
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sector codes of the workshop's diagnosis data this domain is about (edp/evidence.py).
+    sectors: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
+
+
+class Diagnosis(db.Model):
+    """The region's diagnosis data loaded into a workshop: one row per workshop, the whole
+    region × sector table in `data` (a new load replaces it, all or nothing)."""
+
+    __tablename__ = "diagnosis"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshop.id"), unique=True)
+    # The workshop's own region among the file's regions.
+    region: Mapped[str] = mapped_column(sa.String(200))
+    # Where the figures come from (the file's name unless given) and their year, if known.
+    source: Mapped[str] = mapped_column(sa.String(300), default="")
+    year: Mapped[int | None] = mapped_column(default=None)
+    # {"regions": [name], "sectors": [[code, name]], "values": [[region_i, sector_i, value]]}
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Comment(db.Model):

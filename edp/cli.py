@@ -16,6 +16,7 @@ from flask import current_app  # noqa: E402
 from flask.cli import FlaskGroup, with_appcontext  # noqa: E402
 
 from . import create_app  # noqa: E402
+from .diagnosis_command import diagnosis_command  # noqa: E402
 from .i18n import LANGUAGES  # noqa: E402
 from .invite_command import invite_command  # noqa: E402
 from .verify import verify_command  # noqa: E402
@@ -320,6 +321,7 @@ def workshop_export(code, fmt, output):
 # patches gevent).
 workshop.add_command(verify_command)
 workshop.add_command(invite_command)
+workshop.add_command(diagnosis_command)
 
 
 @workshop.command("import")
@@ -412,6 +414,7 @@ def demo(host, port, participants, no_serve):
     template_path = min((ROOT / "workshops").glob("*.toml"))
     ws = rules.create_workshop(rules.load_template(template_path), user)
     db.session.commit()
+    _demo_evidence(ws)
     simulate(ws, participants)
     if not no_serve:
         current_app.config["LISTEN"] = {"host": host, "port": port}
@@ -432,6 +435,36 @@ def demo(host, port, participants, no_serve):
     sys.stdout.flush()
     if not no_serve:
         _serve(host, port)
+
+
+# The illustrative diagnosis file and the sectors of the first template's seed domains.
+DEMO_DIAGNOSIS = ROOT / "workshops" / "example-diagnosis.csv"
+DEMO_SECTORS = {
+    "Advanced manufacturing for the energy transition": ["27", "28", "35"],
+    "Digital services for public health": ["62", "86"],
+    "Sustainable tourism and cultural heritage": ["55", "79", "91"],
+}
+
+
+def _demo_evidence(ws) -> None:
+    """Load the illustrative diagnosis data and link the seed domains to their sectors, so the
+    demo shows the region's evidence beside them."""
+    from . import evidence
+    from . import workshop as rules
+    from .extensions import db
+
+    if not DEMO_DIAGNOSIS.exists():
+        return
+    try:
+        evidence.load(ws, DEMO_DIAGNOSIS.read_bytes(), DEMO_DIAGNOSIS.name,
+                      source="Illustrative data (example-diagnosis.csv)")
+    except evidence.DiagnosisError:
+        db.session.rollback()  # a template whose region is not in the file: no evidence
+        return
+    for d in rules.domains_of(ws):
+        if d.title in DEMO_SECTORS:
+            rules.link(ws, d.id, DEMO_SECTORS[d.title])
+    db.session.commit()
 
 
 def simulate(ws, participants: int, seed: int = 7) -> None:

@@ -130,6 +130,29 @@ def import_partner(data: bytes, workshop_id: int, facilitator_id: int) -> int:
     return partner.id
 
 
+@job(reads_only=False)
+def load_diagnosis(data: bytes, filename: str, workshop_id: int, region: str | None,
+                   language: str) -> dict[str, Any]:
+    """Parse, check and store a workshop's diagnosis file and compute its indexes; commits
+    and returns the summary (a refused file raises `evidence.DiagnosisError`, in `language`,
+    and changes nothing)."""
+    from flask_babel import force_locale
+
+    from . import evidence
+    from .extensions import db
+
+    with force_locale(language):
+        table = evidence.parse(data, filename)  # before the database is touched
+        try:
+            diag = evidence.store(_workshop(workshop_id), table, region, filename)
+            summary = evidence.summary(_workshop(workshop_id), diag)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return summary
+
+
 # ---------------------------------------------------------------- the caller's side
 
 

@@ -233,7 +233,8 @@ class Diagnosis(db.Model):
     source: Mapped[str] = mapped_column(sa.String(300), default="")
     year: Mapped[int | None] = mapped_column(default=None)
     # {"regions": [name], "sectors": [[code, name]], "values": [[region_i, sector_i, value]]}
-    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # Deferred: the room's snapshots need the summary, and the indexes are cached per load.
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict, deferred=True)
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -104,6 +104,10 @@ class Entry:
     indicators: list[str] = field(default_factory=list)
     status: str = "distinct"
     match: int | None = None  # the partner's position, when shared
+    # The domain's sectors of its region's diagnosis data, and those of them where that
+    # region is specialised (RCA >= 1; edp/evidence.py).
+    sectors: list[str] = field(default_factory=list)
+    strengths: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -130,13 +134,15 @@ class Pair:
     similarity: float
     sdg_overlap: float
     common_sdgs: list[int]
-    why: str  # "text" (strong similarity) | "text_and_sdgs"
+    why: str  # "text" (strong similarity) | "text_and_sdgs" | "text_and_sectors"
+    common_sectors: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Link:
     entry: Entry  # the partner's domain
     common_sdgs: list[int]
+    common_sectors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -159,6 +165,13 @@ class Comparison:
     def common_sdgs(self) -> list[int]:
         return sorted(set(self.ours.sdgs) & set(self.theirs.sdgs))
 
+    @property
+    def common_strengths(self) -> list[str]:
+        """Sector codes in which both regions' listed domains show specialisation (RCA >= 1 in
+        each region's own data; meaningful when both use the same classification)."""
+        mine = {c for e in self.ours.entries for c in e.strengths}
+        return sorted(mine & {c for e in self.theirs.entries for c in e.strengths})
+
     def side(self, name: str) -> Side:
         return self.ours if name == "ours" else self.theirs
 
@@ -168,7 +181,8 @@ class Comparison:
         def entry(e: Entry) -> dict[str, Any]:
             return {"position": e.position, "title": e.title, "description": e.description,
                     "sdgs": e.sdgs, "rationale": e.rationale, "indicators": e.indicators,
-                    "status": e.status, "match": e.match}
+                    "status": e.status, "match": e.match, "sectors": e.sectors,
+                    "strengths": e.strengths}
 
         def side(s: Side) -> dict[str, Any]:
             return {"region": s.region, "title": s.title, "code": s.code,
@@ -183,18 +197,21 @@ class Comparison:
             "ours": side(self.ours),
             "theirs": side(self.theirs),
             "common_sdgs": self.common_sdgs,
+            "common_strengths": self.common_strengths,
             "shared": [
                 {"ours": p.ours.position, "theirs": p.theirs.position,
                  "ours_title": p.ours.title, "theirs_title": p.theirs.title,
                  "similarity": p.similarity, "sdg_overlap": p.sdg_overlap,
-                 "common_sdgs": p.common_sdgs, "why": p.why}
+                 "common_sdgs": p.common_sdgs, "common_sectors": p.common_sectors,
+                 "why": p.why}
                 for p in self.shared
             ],
             "complementary": [
                 {"side": c.entry.side, "position": c.entry.position, "title": c.entry.title,
                  "sdgs": c.entry.sdgs,
                  "partners": [{"position": x.entry.position, "title": x.entry.title,
-                               "common_sdgs": x.common_sdgs} for x in c.partners]}
+                               "common_sdgs": x.common_sdgs,
+                               "common_sectors": x.common_sectors} for x in c.partners]}
                 for c in self.complementary
             ],
             "distinct": [{"side": e.side, "position": e.position, "title": e.title,
@@ -223,6 +240,16 @@ def _indicator(item: Any) -> str:
     return str(item)
 
 
+def _sectors(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """A recorded domain's sector codes and those with RCA >= 1 in its evidence."""
+    codes = [str(c) for c in d.get("sectors") or []]
+    evidence = d.get("evidence") or {}
+    strong = [str(s.get("code")) for s in evidence.get("sectors") or []
+              if isinstance(s, dict) and isinstance(s.get("rca"), (int, float))
+              and s["rca"] >= 1]
+    return codes, strong
+
+
 def side_of(record: dict[str, Any], name: str = "ours") -> Side:
     """A region's list from its record: the decided priorities, or (none decided) its
     top-ranked approved domains."""
@@ -240,7 +267,8 @@ def side_of(record: dict[str, Any], name: str = "ours") -> Side:
                     title=str(p.get("title") or d.get("title") or ""),
                     description=str(d.get("description") or ""), sdgs=_sdgs(d.get("sdgs")),
                     rationale=str(p.get("rationale") or ""),
-                    indicators=[x for x in map(_indicator, p.get("indicators") or []) if x]))
+                    indicators=[x for x in map(_indicator, p.get("indicators") or []) if x],
+                    sectors=_sectors(d)[0], strengths=_sectors(d)[1]))
         else:
             top = int(w.get("max_priorities") or FALLBACK_TOP)
             ranking = (record.get("results") or {}).get("ranking") or []
@@ -255,7 +283,8 @@ def side_of(record: dict[str, Any], name: str = "ours") -> Side:
             for n, (d, title) in enumerate(chosen[:top], start=1):
                 entries.append(Entry(side=name, position=n, title=str(title or ""),
                                      description=str(d.get("description") or ""),
-                                     sdgs=_sdgs(d.get("sdgs"))))
+                                     sdgs=_sdgs(d.get("sdgs")), sectors=_sectors(d)[0],
+                                     strengths=_sectors(d)[1]))
         return Side(region=str(w.get("region") or w.get("title") or ""),
                     title=str(w.get("title") or ""), code=str(w.get("code") or ""),
                     language=str(w.get("language") or "en"), basis=basis, entries=entries)
@@ -323,13 +352,17 @@ def compare(ours: dict[str, Any], theirs: dict[str, Any]) -> Comparison:
         for j, y in enumerate(b.entries):
             sim = round(float(matrix[i, j]), 1)
             common = sorted(set(x.sdgs) & set(y.sdgs))
+            sectors = sorted(set(x.sectors) & set(y.sectors))
             if sim >= STRONG_TEXT:
                 why = "text"
             elif sim >= MODERATE_TEXT and common:
                 why = "text_and_sdgs"
+            elif sim >= MODERATE_TEXT and sectors:  # the same economic sectors behind both
+                why = "text_and_sectors"
             else:
                 continue
-            candidates.append(Pair(x, y, sim, round(_jaccard(x.sdgs, y.sdgs), 3), common, why))
+            candidates.append(Pair(x, y, sim, round(_jaccard(x.sdgs, y.sdgs), 3), common, why,
+                                   sectors))
     # Best pairs first; each domain is matched at most once.
     candidates.sort(key=lambda p: (-p.similarity, -p.sdg_overlap, p.ours.position,
                                    p.theirs.position))
@@ -352,8 +385,9 @@ def compare(ours: dict[str, Any], theirs: dict[str, Any]) -> Comparison:
         for e in mine.entries:
             if e.status == "shared":
                 continue
-            links = [Link(o, sorted(set(e.sdgs) & set(o.sdgs))) for o in other.entries
-                     if set(e.sdgs) & set(o.sdgs)]
+            links = [Link(o, sorted(set(e.sdgs) & set(o.sdgs)),
+                          sorted(set(e.sectors) & set(o.sectors))) for o in other.entries
+                     if set(e.sdgs) & set(o.sdgs) or set(e.sectors) & set(o.sectors)]
             if links:
                 e.status = "complementary"
                 complementary.append(Complement(e, links))
@@ -398,6 +432,8 @@ def _sdg_short(numbers: list[int]) -> str:
 def why_text(pair: Pair) -> str:
     if pair.why == "text":
         return _("Very similar titles and descriptions")
+    if pair.why == "text_and_sectors":
+        return _("Similar titles and descriptions, and the same economic sectors")
     return _("Similar titles and descriptions, and common goals")
 
 
@@ -411,12 +447,24 @@ def next_steps(c: Comparison) -> list[str]:
                        ours=p.ours.title, a=a, theirs=p.theirs.title, b=b))
     for comp in c.complementary:
         region, other = (a, b) if comp.entry.side == "ours" else (b, a)
-        steps.append(_("Organise an exchange of experience: “%(title)s” (%(region)s) with "
-                       "“%(partners)s” (%(other)s), which pursue %(sdgs)s.",
-                       title=comp.entry.title, region=region,
-                       partners="”, “".join(x.entry.title for x in comp.partners), other=other,
-                       sdgs=", ".join(_("SDG %(n)s", n=n) for n in
-                                      sorted({s for x in comp.partners for s in x.common_sdgs}))))
+        goals = sorted({s for x in comp.partners for s in x.common_sdgs})
+        partners = "”, “".join(x.entry.title for x in comp.partners)
+        if goals:
+            steps.append(_("Organise an exchange of experience: “%(title)s” (%(region)s) with "
+                           "“%(partners)s” (%(other)s), which pursue %(sdgs)s.",
+                           title=comp.entry.title, region=region, partners=partners,
+                           other=other,
+                           sdgs=", ".join(_("SDG %(n)s", n=n) for n in goals)))
+        else:  # linked through the economic sectors of both regions' data only
+            steps.append(_("Organise an exchange of experience: “%(title)s” (%(region)s) with "
+                           "“%(partners)s” (%(other)s), which build on the same sectors "
+                           "(%(sectors)s).", title=comp.entry.title, region=region,
+                           partners=partners, other=other, sectors=", ".join(
+                               sorted({s for x in comp.partners for s in x.common_sectors}))))
+    if c.common_strengths:
+        steps.append(_("Both regions are specialised (RCA of at least 1 in their own data) in "
+                       "sectors %(sectors)s: a base for joint value chains.",
+                       sectors=", ".join(c.common_strengths)))
     if not c.shared and not c.complementary:
         steps.append(_("No common ground was found in the two lists: compare the regions' full "
                        "domain lists, or check the SDG tags, before planning joint work."))

@@ -309,6 +309,7 @@ def _import(record: dict[str, Any], facilitator: Facilitator) -> Workshop:
     importer.participants()
     importer.statements()
     importer.domains()
+    importer.diagnosis()
     importer.comments()
     importer.swot()
     importer.ballots()
@@ -433,10 +434,38 @@ class _Importer:
             seed=bool(d.get("seed")),
             participant_id=(self.person(d["proposed_by"], "domain").id
                             if d.get("proposed_by") else None),
+            sectors=[str(c) for c in d.get("sectors") or []],
         )
         if d.get("created_at"):
             row.created_at = _time(d["created_at"])
         return row
+
+    def diagnosis(self) -> None:
+        """The region's diagnosis data, whole (edp/evidence.py computes the same evidence)."""
+        from .models import Diagnosis
+
+        part = self.record.get("diagnosis")
+        if not part:
+            return
+        regions = [str(r) for r in part["regions"]]
+        sectors = [[str(c), str(n)] for c, n in part["sectors"]]
+        values = []
+        for k, (i, j, v) in enumerate(part["values"]):
+            if not (float(i).is_integer() and float(j).is_integer()
+                    and 0 <= i < len(regions) and 0 <= j < len(sectors)):
+                raise RecordError("a value names no region or sector of the diagnosis",
+                                  f"diagnosis.values[{k}]")
+            values.append([int(i), int(j), int(v) if float(v).is_integer() else float(v)])
+        if str(part["region"]) not in regions:
+            raise RecordError("the diagnosis' region is not among its regions",
+                              "diagnosis.region")
+        row = Diagnosis(workshop_id=self.ws.id, region=str(part["region"]),
+                        source=str(part.get("source") or "")[:300], year=part.get("year"),
+                        data={"regions": regions, "sectors": sectors, "values": values,
+                              "years": [int(y) for y in part.get("years") or []]})
+        if part.get("loaded_at"):
+            row.loaded_at = _time(part["loaded_at"])
+        db.session.add(row)
 
     def domains(self) -> None:
         """Domains in id order; merges once every domain has its new id."""

@@ -138,6 +138,53 @@ class SwotEntry(_Model):
     at: Time | None = None
 
 
+Figure = Annotated[float, Field(allow_inf_nan=False)] | None
+
+
+class RelatedSector(_Model):
+    code: Short
+    name: Text | None = None
+    rca: Figure = None
+    proximity: Figure = None
+
+
+class SectorEvidence(_Model):
+    """One linked sector's figures for the workshop's region (edp/evidence.py)."""
+
+    code: Short
+    name: Text | None = None
+    value: Figure = None
+    rca: Figure = None
+    share: Figure = None
+    density: Figure = None
+    complexity: Figure = None
+    related: Annotated[list[RelatedSector], Field(max_length=100)] = []
+
+
+class DomainEvidence(_Model):
+    sectors: Annotated[list[SectorEvidence], Field(max_length=100)]
+    region: Text | None = None
+    source: Text | None = None
+    year: Annotated[int, Field(ge=0, le=10_000)] | None = None
+
+
+class DiagnosisPart(_Model):
+    """The region's diagnosis data whole: `values` holds [region index, sector index, value]."""
+
+    region: Text
+    source: Text | None = None
+    year: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    loaded_at: Time | None = None
+    regions: Annotated[list[Text], Field(min_length=2, max_length=100_000)]
+    sectors: Annotated[list[Annotated[list[Text], Field(min_length=2, max_length=2)]],
+                       Field(min_length=1, max_length=100_000)]
+    values: Annotated[list[Annotated[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]],
+                                     Field(min_length=3, max_length=3)]],
+                      Field(max_length=2_000_000)]
+    years: Annotated[list[Annotated[int, Field(ge=0, le=10_000)]],
+                     Field(max_length=1_000)] | None = None
+
+
 class DomainItem(_Model):
     domain_id: Int
     title: Text
@@ -154,6 +201,8 @@ class DomainItem(_Model):
     created_at: Time | None = None
     swot: Annotated[list[SwotEntry], Field(max_length=100_000)] | None = None
     funding: FreeObject | None = None
+    sectors: Annotated[list[Short], Field(max_length=100)] | None = None
+    evidence: DomainEvidence | None = None
 
 
 class StatementItem(_Model):
@@ -256,6 +305,7 @@ class Record(_Model):
     funding: dict[Short, FundingEntry] = {}
     priorities: list[PriorityItem] = []
     events: list[EventItem] = []
+    diagnosis: DiagnosisPart | None = None
 
 
 def path_of(loc: tuple[Any, ...], sub: str = "") -> str:

@@ -65,7 +65,7 @@ REPLAYED_KINDS = frozenset({
     "swot", "swot_hidden", "swot_restored"})
 STORY_KINDS = frozenset({
     "workshop_created", "comment", "moderate_comment", "phase", "timer", "reveal", "method",
-    "joining", "round", "carry", "invite"})
+    "joining", "round", "carry", "invite", "diagnosis", "link"})
 KNOWN_KINDS = REPLAYED_KINDS | STORY_KINDS
 
 

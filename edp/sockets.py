@@ -738,11 +738,16 @@ def on_join(d):
             "state": rules.participant_state(p, new=created)}
 
 
+# Sector codes of the workshop's diagnosis data (edp/evidence.py checks they exist).
+SECTORS = Field(list, required=False, max_items=20, item=Field(str, max_len=40))
+
+
 @event("propose", {
     "title": Field(str, max_len=TITLE),
     "description": Field(str, required=False, max_len=TEXT),
     "rationale": Field(str, required=False, max_len=TEXT),
     "sdgs": Field(list, required=False, max_items=17, item=Field(int, min=1, max=17)),
+    "sectors": SECTORS,
     "client_id": CLIENT_ID,
 })
 def on_propose(d):
@@ -750,7 +755,8 @@ def on_propose(d):
     wid = p.workshop_id
     dom = rules.propose(p, d["title"], d.get("description", ""), d.get("rationale", ""),
                         d.get("sdgs", []), client_id=d.get("client_id"),
-                        admit=lambda: rate_limit("PROPOSAL_RATE", f"p{p.id}"))
+                        admit=lambda: rate_limit("PROPOSAL_RATE", f"p{p.id}"),
+                        sectors=d.get("sectors", []))
     if not rules.replayed(dom):  # a retry changed nothing: nothing to broadcast
         after_commit(lambda: state_changed(wid))
     return {"domain_id": dom.id, "status": dom.status}
@@ -905,8 +911,9 @@ def on_configure(d):
     "domain_id": Field(int, required=False, min=1, max=2**31 - 1),
     "comment_id": Field(int, required=False, min=1, max=2**31 - 1),
     "action": Field(str, choices=tuple(dict.fromkeys(
-        rules.MODERATION_ACTIONS + rules.COMMENT_ACTIONS))),
+        rules.MODERATION_ACTIONS + rules.COMMENT_ACTIONS + [rules.LINK_ACTION]))),
     "into": Field(int, required=False, min=1, max=2**31 - 1),
+    "sectors": SECTORS,
 })
 def on_moderate(d):
     """A domain (approve, hide, merge) or, with `comment_id`, a comment (hide, restore)."""
@@ -920,6 +927,12 @@ def on_moderate(d):
         item, hidden = rules.comment_dict(c, helix), c.hidden
         after_commit(lambda: comment_moderated(wid, item, hidden))
         return {"comment_id": c.id, "domain_id": c.domain_id, "hidden": hidden}
+    if d["action"] == rules.LINK_ACTION:
+        if "sectors" not in d:
+            raise fail("bad_payload")
+        dom = rules.link(ws, d["domain_id"], d["sectors"])
+        after_commit(lambda: broadcast_state(wid))
+        return {"domain_id": dom.id, "sectors": list(dom.sectors)}
     if d["action"] not in rules.MODERATION_ACTIONS:
         raise fail("bad_payload")
     dom, touched = rules.moderate(ws, d["domain_id"], d["action"], d.get("into"))

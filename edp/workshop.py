@@ -42,6 +42,8 @@ METHODS = ["dot", "score", "rank"]
 STANCES = ["support", "concern", "question", "evidence"]
 LANGUAGES = i18n.LANGUAGES
 MODERATION_ACTIONS = ["approve", "hide", "merge"]
+# A domain's sectors of the diagnosis data (`moderate` with `sectors`; see `link`).
+LINK_ACTION = "link"
 # What the facilitator can do to a comment (`moderate` with a `comment_id`).
 COMMENT_ACTIONS = ["hide", "restore"]
 # Domain statuses a participant can see and vote on.
@@ -489,7 +491,7 @@ def join(
 
 def propose(
     p: Participant, title: str, description: str = "", rationale: str = "", sdgs=(),
-    client_id: str | None = None, admit: Callable[[], None] | None = None,
+    client_id: str | None = None, admit: Callable[[], None] | None = None, sectors=(),
 ) -> Domain:
     """A participant's candidate domain. A `client_id` this participant used before returns
     that proposal unchanged, in any phase (a retry after a lost ack; see `replayed`)."""
@@ -501,6 +503,9 @@ def propose(
     title = title.strip()
     if not title:
         raise fail("bad_payload")
+    from .evidence import check_codes
+
+    sectors = check_codes(ws, list(sectors or ()))
     check_cap(ws, "proposals_per_participant", db.session.scalar(
         sa.select(sa.func.count(Domain.id)).where(Domain.participant_id == p.id)))
     check_cap(ws, "proposals_per_workshop", db.session.scalar(
@@ -517,11 +522,13 @@ def propose(
         status="pending" if ws.moderation == "pre" else "approved",
         participant_id=p.id,
         client_id=client_id or None,
+        sectors=sectors,
     )
     db.session.add(d)
     db.session.flush()
     record(ws, "propose", "participant", p, domain_id=d.id, title=d.title, status=d.status,
-           description=d.description, rationale=d.rationale, sdgs=d.sdgs)
+           description=d.description, rationale=d.rationale, sdgs=d.sdgs,
+           **({"sectors": sectors} if sectors else {}))
     return d
 
 
@@ -778,6 +785,22 @@ def moderate(
             extra = {"points_returned": returned} if returned else {}
             ev.payload = {**payload, "points_moved": moved, **extra}
     return d, touched
+
+
+def link(ws: Workshop, domain_id: int, sectors: list[str]) -> Domain:
+    """The facilitator links a domain to sectors of the diagnosis data (replacing its earlier
+    links; an empty list unlinks it). Recorded as a `link` event."""
+    from .evidence import check_codes
+
+    d = db.session.get(Domain, domain_id)
+    if d is None or d.workshop_id != ws.id:
+        raise fail("not_found")
+    codes = check_codes(ws, list(sectors))
+    before = list(d.sectors or [])
+    d.sectors = codes
+    record(ws, "link", "facilitator", domain_id=d.id, title=d.title, sectors=codes,
+           before=before)
+    return d
 
 
 def _move_points(ws: Workshop, source: Domain,
@@ -1119,6 +1142,7 @@ def domain_dict(d: Domain, comments: int = 0) -> dict[str, Any]:
         "seed": d.seed,
         "merged_into": d.merged_into_id,
         "comments": comments,
+        "sectors": list(d.sectors or []),
     }
 
 
@@ -1253,6 +1277,7 @@ def public_state(ws: Workshop, facilitator: bool = False,
     ]
     domain_items = [domain_dict(d, per_domain.get(d.id, 0)) for d in domains]
     _method_parts(ws, domain_items, facilitator)
+    diagnosis = _evidence_parts(ws, domain_items)
     if facilitator:
         for item in domain_items:
             item["hidden_comments"] = hidden_per_domain.get(item["domain_id"], 0)
@@ -1269,7 +1294,7 @@ def public_state(ws: Workshop, facilitator: bool = False,
     from .method import vision_summary
 
     state = {
-        "workshop": workshop_dict(ws),
+        "workshop": {**workshop_dict(ws), "diagnosis": diagnosis},
         "domains": domain_items,
         # The shared vision: statements with their reactions, broadest agreement first.
         "vision": vision_summary(ws, facilitator),
@@ -1304,6 +1329,17 @@ def _method_parts(ws: Workshop, items: list[dict[str, Any]], facilitator: bool) 
     for item in items:
         item["swot"] = swot.get(item["domain_id"], [])
         item["funding"] = funding.get(item["domain_id"]) or empty_funding()
+
+
+def _evidence_parts(ws: Workshop, items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Each linked domain's evidence from the diagnosis data (`evidence`, None when it has no
+    sectors), in place; returns the diagnosis' summary (`state.workshop.diagnosis`)."""
+    from .evidence import diagnosis_of, evidence_for, summary
+
+    diag = diagnosis_of(ws)
+    for item in items:
+        item["evidence"] = evidence_for(ws, item["sectors"], diag) if diag else None
+    return summary(ws, diag) if diag is not None else None
 
 
 def comments_page(
@@ -1412,7 +1448,7 @@ def participant_state(p: Participant, new: bool = False) -> dict[str, Any]:
     hit = _state_cache.get(ws.id)
     if hit is not None and hit[1] == key and now - hit[0] < STATE_CACHE_SECONDS:
         state = dict(hit[2])
-        state["workshop"] = workshop_dict(ws)
+        state["workshop"] = {**workshop_dict(ws), "diagnosis": hit[2]["workshop"]["diagnosis"]}
         counts = helix_counts(ws)  # who voted may be up to a second old; joins are fresh
         state["counts"], state["total"] = counts, sum(counts.values())
     else:

@@ -18,12 +18,19 @@ from flask_babel import lazy_gettext as _l
 
 from ..sdgs import sdg_label
 from .events import Describer, timeline
-from .labels import indicator_text, quadrant_label, role_label, stance_label, status_label
+from .labels import (
+    data_line,
+    indicator_text,
+    quadrant_label,
+    role_label,
+    stance_label,
+    status_label,
+)
 from .snapshot import OPPOSING, SUPPORTING, Snapshot, indicator_parts
 
 # Sheet (table) order; the first three are part of the outside contract. Names stay English.
 SHEETS = ("Priorities", "Domains", "Deliberation", "Participation", "Events", "Indicators",
-          "Funders", "Vision", "SWOT", "Evidence", "Lineage", "Timeline")
+          "Funders", "Vision", "SWOT", "Evidence", "Regional data", "Lineage", "Timeline")
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,8 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
         Col("proposer", _l("Proposed by"), named=True), Col("sdgs", _l("SDGs")),
         Col("sdg_names", _l("Sustainable Development Goals"), wide=True),
         Col("comments", _l("Comments"), "int"), *NUMBERS, *FUNDING, HELICES, RATIONALE,
-        INDICATORS, FUNDERS),
+        INDICATORS, FUNDERS, Col("sectors", _l("Sectors")),
+        Col("regional_data", _l("Regional data"), wide=True)),
     "Deliberation": (Col("comment_id", _l("Comment id"), "int"), DOMAIN_ID,
                      Col("domain", _l("Domain")), Col("stance", _l("Stance"), show="stance"),
                      Col("helix", _l("Helix"), show="helix"),
@@ -106,6 +114,17 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
              Col("helix", _l("Helix"), show="helix"), Col("text", _l("Text"), wide=True), AT),
     "Evidence": (RANK, DOMAIN_ID, TITLE, HELIX_KEY, HELIX_LABEL,
                  Col("support", _l("Support"), "float"), N_FOR, N_AGAINST),
+    # Each linked domain's sectors with the region's figures (edp/evidence.py).
+    "Regional data": (RANK, DOMAIN_ID, TITLE, Col("sector", _l("Sector")),
+                      Col("sector_name", _l("Sector name")),
+                      Col("value", _l("Region's value"), "float"),
+                      Col("rca", _l("Specialisation (RCA)"), "float"),
+                      Col("share", _l("Share of the region"), "float"),
+                      Col("density", _l("Relatedness density"), "float"),
+                      Col("complexity", _l("Complexity"), "float"),
+                      Col("related", _l("Related strengths"), wide=True),
+                      Col("region", _l("Region")), Col("source", _l("Source")),
+                      Col("year", _l("Year"), "int")),
     "Lineage": (DOMAIN_ID, TITLE, Col("merged_into", _l("Merged into (id)"), "int"),
                 Col("into_title", _l("Merged into")),
                 Col("final_domain_id", _l("Final domain id"), "int"),
@@ -164,7 +183,7 @@ class Frames:
 
     def __getitem__(self, sheet: str) -> pd.DataFrame:
         if sheet not in self._built:
-            builder = getattr(self, f"_{sheet.lower()}")
+            builder = getattr(self, "_" + sheet.lower().replace(" ", "_"))
             self._built[sheet] = frame(columns(self.snap, sheet), builder())
         return self._built[sheet]
 
@@ -228,7 +247,29 @@ class Frames:
                 "sdg_names": "; ".join(sdg_label(n) for n in d.sdgs or []),
                 "comments": n_comments.get(d.id, 0), **self.numbers(d.id),
                 **(_decision(p) if p else {"rationale": "", "indicators": "", "funders": ""}),
+                "sectors": ", ".join(d.sectors or []),
+                "regional_data": data_line(snap.evidence[d.id]) if d.id in snap.evidence
+                else "",
             })
+        return rows
+
+    def _regional_data(self) -> list[dict[str, Any]]:
+        """One row per linked domain and sector, in the Domains order."""
+        snap = self.snap
+        prio = {p.domain_id: p.rank for p in snap.priorities}
+        rows = []
+        for d in sorted(snap.domains, key=self._domain_order()):
+            found = snap.evidence.get(d.id)
+            for s in (found or {}).get("sectors", []):
+                rows.append({
+                    "rank": prio.get(d.id, pd.NA), "domain_id": d.id, "title": d.title,
+                    "sector": s["code"], "sector_name": s.get("name") or "",
+                    **{k: math.nan if s.get(k) is None else s[k]
+                       for k in ("value", "rca", "share", "density", "complexity")},
+                    "related": "; ".join(f"{r['code']} {r['name']} (RCA {r['rca']})"
+                                         for r in s.get("related") or []),
+                    "region": found.get("region") or "", "source": found.get("source") or "",
+                    "year": found.get("year") if found.get("year") is not None else pd.NA})
         return rows
 
     def _deliberation(self) -> list[dict[str, Any]]:

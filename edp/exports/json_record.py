@@ -49,6 +49,8 @@ def _domains(snap: Snapshot) -> list[dict[str, Any]]:
         item["created_at"] = iso(d.created_at)
         item["swot"] = swot.get(d.id, [])
         item["funding"] = snap.funding_of(d.id)
+        # The region's figures for the sectors it is linked to (None: not linked).
+        item["evidence"] = snap.evidence.get(d.id)
         out.append(item)
     return out
 
@@ -141,6 +143,8 @@ def _evidence(snap: Snapshot, item: dict[str, Any], found: dict[str, list[Any]])
         "swot": [{"quadrant": i.quadrant, "text": i.text, "helix": i.helix}
                  for i in snap.swot_by_domain.get(item["domain_id"], [])],
         "funding": snap.funding_of(item["domain_id"]),
+        # The region's data for the domain's sectors, with its source and year.
+        "data": snap.evidence.get(item["domain_id"]),
     }
 
 
@@ -192,6 +196,9 @@ def record_dict(snap: Snapshot) -> dict[str, Any]:
         **_ballots(snap),
         **_method_ballots(snap),
         "priorities": _priorities(snap),
+        # The region's diagnosis data whole (regions, sectors, values), so an import or a
+        # partner region recomputes the same evidence.
+        "diagnosis": snap.diagnosis_data,
         "results": snap.results,
         "events": [_event(snap, e) for e in snap.events],
     })

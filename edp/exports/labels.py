@@ -70,6 +70,41 @@ def funding_line(funding: dict[str, Any]) -> str:
     return text
 
 
+def sector_figures(item: dict[str, Any]) -> str:
+    """One linked sector's figures: "27 Electrical equipment: RCA 2.1 · 4.5 % of the region ·
+    relatedness density 0.45 · complexity 0.8 · related strengths: 28 Machinery (RCA 3.1)"."""
+    parts = []
+    if item.get("rca") is not None:
+        parts.append(_("RCA %(value)s", value=num(item["rca"])))
+    if item.get("share") is not None:
+        parts.append(_("%(value)s %% of the region", value=num(100 * item["share"])))
+    if item.get("density") is not None:
+        parts.append(_("relatedness density %(value)s", value=num(item["density"])))
+    if item.get("complexity") is not None:
+        parts.append(_("complexity %(value)s", value=num(item["complexity"])))
+    if item.get("related"):
+        parts.append(_("related strengths: %(list)s", list="; ".join(
+            f"{r['code']} {r['name']} (RCA {num(r['rca'])})" for r in item["related"])))
+    if not parts:
+        parts.append(_("not in the current data"))
+    name = item["code"] if item.get("name") in (None, "", item["code"]) else \
+        f"{item['code']} {item['name']}"
+    return f"{name}: " + " · ".join(parts)
+
+
+def data_source(evidence: dict[str, Any]) -> str:
+    """ "Demo Region; source: INE survey, 2023" """
+    text = _("%(region)s; source: %(source)s", region=evidence.get("region") or "–",
+             source=evidence.get("source") or "–")
+    return text + (f", {evidence['year']}" if evidence.get("year") else "")
+
+
+def data_line(evidence: dict[str, Any]) -> str:
+    """A linked domain's evidence on one line, with the data's source and year."""
+    return (_("Regional data (%(source)s)", source=data_source(evidence)) + ": "
+            + "; ".join(sector_figures(s) for s in evidence["sectors"]))
+
+
 def method_label(method: str) -> str:
     return {"dot": _("Dot voting"), "score": _("Multi-criteria scoring"),
             "rank": _("Ranking")}.get(method, method)

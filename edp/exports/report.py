@@ -17,6 +17,7 @@ from .frames import Frames
 from .labels import (
     anonymity_text,
     clock,
+    data_line,
     date,
     disagree_label,
     domain_warnings,
@@ -201,6 +202,9 @@ class Report:
             out.append(("p", _("This domain is no longer on the ballot.")))
         if self.funders:  # beside support, its own axis
             out.append(("p", funding_line(self.snap.funding_of(item["domain_id"]))))
+        data = self.snap.evidence.get(item["domain_id"])
+        if data:  # the region's figures for the domain's sectors, with source and year
+            out.append(("p", data_line(data)))
         out.append(("p", (f"{_('Supporting comments')}: {len(supporting)} · "
                           f"{_('Concerns and questions')}: {len(opposing)}")))
         return out + self.swot(item["domain_id"])

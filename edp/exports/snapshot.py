@@ -84,6 +84,11 @@ class Snapshot:
     swot_items: list[Any] = field(default_factory=list)
     funding: list[Any] = field(default_factory=list)
     funding_by_domain: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # The region's diagnosis data (edp/evidence.py): its summary (region, source, year,
+    # counts) or None, the stored table for the record, and each linked domain's evidence.
+    diagnosis: dict[str, Any] | None = None
+    diagnosis_data: dict[str, Any] | None = None
+    evidence: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def named(self) -> bool:
@@ -281,7 +286,26 @@ def read(ws: Workshop) -> Snapshot:
                        .where(Ranking.workshop_id == wid).order_by(Ranking.participant_id)),
         names=names,
         **_method_rows(ws),
+        **_evidence_rows(ws),
     )
+
+
+def _evidence_rows(ws: Workshop) -> dict[str, Any]:
+    """The diagnosis and every linked domain's evidence (see `Snapshot`)."""
+    from .. import evidence
+
+    diag = evidence.diagnosis_of(ws)
+    if diag is None:
+        return {}
+    found = {}
+    for d in rules.domains_of(ws):
+        item = evidence.evidence_for(ws, list(d.sectors or []), diag)
+        if item is not None:
+            found[d.id] = item
+    return {"diagnosis": evidence.summary(ws, diag),
+            "diagnosis_data": {"region": diag.region, "source": diag.source, "year": diag.year,
+                               "loaded_at": iso(diag.loaded_at), **diag.data},
+            "evidence": found}
 
 
 def _method_rows(ws: Workshop) -> dict[str, Any]:

@@ -26,9 +26,13 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(invitations.bp)
 
+    from . import evidence
+
+    app.register_blueprint(evidence.bp)
+
     # Pages and JSON that look a workshop up by its join code: wrong codes drain the address's
     # guessing bucket (see edp/limits.py), and an empty bucket answers 429 for any code.
-    by_code = {"pages.participant", "pages.screen", "api.workshop_info"}
+    by_code = {"pages.participant", "pages.screen", "api.workshop_info", "evidence.sectors"}
 
     @app.before_request
     def refuse_code_guessing():

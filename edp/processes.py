@@ -255,10 +255,11 @@ def new_round(
                  previous_workshop_id=previous.id, previous_code=previous.code,
                  carried=len(chosen), vision=len(vision))
     _carry_vision(ws, vision)
+    _carry_diagnosis(previous, ws)
     for old in chosen:
         d = Domain(workshop_id=ws.id, title=old.title, description=old.description,
                    rationale=old.rationale, sdgs=list(old.sdgs or []), status="approved",
-                   seed=True, carried_from_id=old.id)
+                   seed=True, carried_from_id=old.id, sectors=list(old.sectors or []))
         db.session.add(d)
         db.session.flush()
         rules.record(ws, "propose", "system", domain_id=d.id, title=d.title, seed=True,
@@ -270,6 +271,24 @@ def new_round(
                      method=previous.method, results=_json_summary(earlier.get(old.id)))
     db.session.flush()
     return ws
+
+
+def _carry_diagnosis(previous: Workshop, ws: Workshop) -> None:
+    """The earlier round's diagnosis data stays the region's evidence until a new file is
+    loaded (carried domains keep their sectors)."""
+    from . import evidence
+    from .models import Diagnosis
+
+    earlier = evidence.diagnosis_of(previous)
+    if earlier is None:
+        return
+    db.session.add(Diagnosis(workshop_id=ws.id, region=earlier.region, source=earlier.source,
+                             year=earlier.year, data=earlier.data))
+    db.session.flush()
+    rules.record(ws, "diagnosis", "system", region=earlier.region, source=earlier.source,
+                 year=earlier.year, regions=len(earlier.data["regions"]),
+                 sectors=len(earlier.data["sectors"]), replaced=False,
+                 carried_from=previous.id)
 
 
 def adopted_statements(ws: Workshop) -> list[Statement]:

@@ -508,3 +508,24 @@ def test_the_migration_upgrades_and_downgrades_on_both_databases(db_url):
     assert json.loads(loaded.stdout)["sectors"] == 40
     bad = edp("workshop", "diagnosis", code, "--file", str(EXAMPLE), "--region", "Atlantis")
     assert bad.returncode != 0 and "Atlantis" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_next_round_keeps_the_diagnosis_and_the_carried_domains_sectors(room):
+    """Continuous EDP: the region's data and each carried domain's sectors go on."""
+    from edp import processes
+    from edp import workshop as rules
+    from edp.models import Workshop
+
+    world, ws, console, _phone = room
+    seed = ok(console.act("facilitate"))["state"]["domains"][0]
+    ok(console.act("moderate", domain_id=seed["domain_id"], action="link", sectors=["27"]))
+    with world.app.test_request_context():
+        nxt = processes.new_round(db.session.get(Workshop, ws["id"]))
+        db.session.commit()
+        carried = next(d for d in rules.domains_of(nxt) if d.title == seed["title"])
+        assert carried.sectors == ["27"]
+        state = rules.public_state(nxt)
+        assert state["workshop"]["diagnosis"]["region"] == "Demo Region"
+        item = next(d for d in state["domains"] if d["domain_id"] == carried.id)
+        assert item["evidence"]["sectors"][0]["code"] == "27"
+        assert item["evidence"]["sectors"][0]["rca"] > 0

@@ -774,6 +774,12 @@ def moderate(
             return False
 
         payload["into_title"] = target.title
+        # The merged proposal's sectors join the target's, so its evidence stays on the ballot.
+        added = [c for c in d.sectors or [] if c not in (target.sectors or [])]
+        added = added[:max(0, 20 - len(target.sectors or []))]
+        if added:
+            target.sectors = [*(target.sectors or []), *added]
+            payload["sectors_added"] = added
         payload["lineage"] = [{"domain_id": did, "into": parent[did]}
                               for did in sorted(parent) if reaches(did)]
     ev = record(ws, "moderate", "facilitator", **payload)

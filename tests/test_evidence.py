@@ -529,3 +529,18 @@ def test_the_next_round_keeps_the_diagnosis_and_the_carried_domains_sectors(room
         item = next(d for d in state["domains"] if d["domain_id"] == carried.id)
         assert item["evidence"]["sectors"][0]["code"] == "27"
         assert item["evidence"]["sectors"][0]["rca"] > 0
+
+
+def test_a_merge_brings_the_merged_proposals_sectors_along(room):
+    world, ws, console, phone = room
+    a = ok(phone.emit("propose", {"title": "Smart grids", "sectors": ["35"]}))["domain_id"]
+    b = ok(phone.emit("propose", {"title": "Grid equipment", "sectors": ["27", "35"]}))["domain_id"]
+    ok(console.act("moderate", domain_id=b, action="merge", into=a))
+    state = ok(console.act("facilitate"))["state"]
+    target = next(d for d in state["domains"] if d["domain_id"] == a)
+    assert target["sectors"] == ["35", "27"]
+    assert [s["code"] for s in target["evidence"]["sectors"]] == ["35", "27"]
+    with world.app.app_context():
+        ev = db.session.scalars(sa.select(models.Event).where(
+            models.Event.kind == "moderate")).all()[-1]
+        assert ev.payload["sectors_added"] == ["27"]

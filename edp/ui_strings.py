@@ -344,12 +344,35 @@ def invitation_strings() -> dict[str, str]:
 
 
 def evidence_strings() -> dict[str, str]:
-    """The region's evidence beside each domain (participant.js, console.js, screen.js)."""
+    """The region's evidence beside each domain and the sector picker (evidence.js, used by
+    participant.js, console.js and screen.js)."""
     return {
-        "evidence_rca": _("Specialisation (RCA): {value}"),
-        "evidence_share": _("Share of the region: {value}"),
-        "evidence_density": _("Relatedness density: {value}"),
-        "evidence_complexity": _("Complexity: {value}"),
+        # a linked sector's figures, joined with " · "
+        "evidence_title": _("Regional evidence"),
+        "evidence_rca": _("RCA {value}"),
+        "evidence_share": _("{value} of the region's total"),
+        "evidence_density": _("density {value}"),
+        "evidence_complexity": _("complexity {value}"),
         "evidence_related": _("Related strengths: {list}"),
-        "evidence_source": _("Data: {source}, {year}"),
+        "evidence_source": _("Source: {source}, {year}"),
+        "evidence_source_only": _("Source: {source}"),
+        "evidence_more": _("(+{n} more)"),
+        "evidence_none": _("No sector linked yet."),
+        "evidence_summary": _("Evidence: {text}"),
+        # the sector picker (phone's proposal form, console's "Link sectors")
+        "sectors_search": _("Search the region's sectors"),
+        "sectors_help": _("Type a name or a code and tap a sector to add it (at most {max})."),
+        "sectors_matches": _("Matching sectors"),
+        "sectors_chosen_label": _("Chosen sectors"),
+        "sectors_chosen": _("{n} of at most {max} sectors chosen"),
+        "sectors_none_match": _("No sector matches “{text}”."),
+        "sectors_max": _("You have chosen {max} sectors, the most a domain can have."),
+        "sector_add": _("Add the sector {name}"),
+        "sector_remove": _("Remove the sector {name}"),
+        # console
+        "link_sectors_for": _("Link sectors to {title}"),
+        "save_sectors": _("Save the linked sectors"),
+        "sectors_linked": _("Sectors linked: the phones and the projector show the evidence."),
+        "diagnosis_none": _("No regional data loaded yet."),
+        "diagnosis_loaded": _("Regional data: {source}, {year}, {n} sectors ({region})"),
     }

@@ -5,6 +5,9 @@
 import { SIZES, consensusChart, consensusText, pct, rankingChart, setupCharts } from "./charts.js";
 import { addComment, countRows, emit, h, helixLabel, keepNewerComments, loadComments, num, onConnect, page, renderBars, setStatus, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
+import {
+  compactText, diagnosisText, evidenceBox, fillEvidence, hasDiagnosis, hasEvidence, loadSectors, sectorPicker, sectorsOf,
+} from "./evidence.js";
 
 const $ = (id) => document.getElementById(id);
 setupCharts(SIZES.console);
@@ -393,6 +396,7 @@ function render() {
   renderDecide();
   renderTradeoff();
   renderVision();
+  renderDiagnosis();
   renderTabs();
 }
 
@@ -691,7 +695,7 @@ function fillDomainRow(tr, d) {
   tr.querySelector(".hide").hidden = d.status === "hidden";
   const targets = mergeTargets.filter((x) => x.domain_id !== d.domain_id);
   tr.querySelector(".merge").hidden = d.status === "merged" || !targets.length;
-  tr.querySelector("label").textContent = t("merge_into", { title: d.title });
+  tr.querySelector(".merge label").textContent = t("merge_into", { title: d.title });
   tr.querySelector(".approve").setAttribute("aria-label", t("approve_domain", { title: d.title }));
   tr.querySelector(".hide").setAttribute("aria-label", t("hide_domain", { title: d.title }));
   tr.querySelector(".merge-button").setAttribute("aria-label", t("merge_domain", { title: d.title }));
@@ -878,6 +882,7 @@ function renderDecide() {
       li.querySelector(".decided").textContent = p ? t("decided_as", { rank: p.rank }) : "";
       li.dataset.decided = p ? "yes" : "no";
       fillDecideFunding(li, d);
+      fillDecideEvidence(li, d);
       const form = li.querySelector("form");
       if (!form.dataset.dirty) {
         form.elements.rank.value = p ? p.rank : "";
@@ -1168,7 +1173,10 @@ function fillDomainDetail(tr, d) {
   const items = d.swot || [];
   const f = d.funding || {};
   let box = cell.querySelector(".domain-detail");
-  if (!items.length && !fundingTotal(f)) {
+  const method = items.length > 0 || fundingTotal(f) > 0;
+  // The region's evidence and "Link sectors" once the workshop has the data (or a link).
+  const evidence = hasDiagnosis(state) || hasEvidence(d);
+  if (!method && !evidence) {
     if (box) box.hidden = true;
     return;
   }
@@ -1179,14 +1187,20 @@ function fillDomainDetail(tr, d) {
         ...QUADRANTS.map((q) => h("div", { class: "quadrant", "data-quadrant": q },
           h("p", { class: "quadrant-title" }), h("ul", { class: "swot-list", "aria-label": t(`swot_${q}`) }),
           h("p", { class: "quadrant-empty muted small" }, t("swot_quadrant_empty"))))),
-      h("div", { class: "funding-line" }));
+      h("div", { class: "funding-line" }),
+      h("div", { class: "evidence-part" }));
     cell.append(box);
   }
   box.hidden = false;
+  box.querySelector(".swot-grid").hidden = !method;
+  box.querySelector(".funding-line").hidden = !method;
   const visible = items.filter((x) => !x.hidden).length;
-  const summary = [t("swot_count", { n: visible })];
+  const summary = [];
+  if (method) summary.push(t("swot_count", { n: visible }));
   if (fundingTotal(f)) summary.push(t("funding_counts", { yes: f.yes || 0, maybe: f.maybe || 0, no: f.no || 0 }));
+  if (evidence) summary.push(hasEvidence(d) ? t("evidence_summary", { text: compactText(d) }) : t("evidence_none"));
   box.querySelector(".summary-text").textContent = summary.join(" · ");
+  fillDetailEvidence(box.querySelector(".evidence-part"), d);
   for (const q of QUADRANTS) {
     const quadrant = box.querySelector(`.quadrant[data-quadrant="${q}"]`);
     const mine = items.filter((x) => x.quadrant === q).sort((a, b) => a.item_id - b.item_id);
@@ -1234,6 +1248,81 @@ function fillSwotItem(li, x) {
   const button = li.querySelector(".toggle");
   button.textContent = x.hidden ? t("restore") : t("hide");
   button.setAttribute("aria-label", t(x.hidden ? "restore_swot" : "hide_swot", { text: gist(x.text) }));
+}
+
+// ---- the region's evidence (issue #17)
+
+const pickers = new Map(); // domain_id -> the sector picker of its detail
+let sectorList = null; // the workshop's sectors, once fetched
+
+/** The codes linked to a domain: its `sectors` when the state has them, else its evidence's. */
+const linkedCodes = (d) => (Array.isArray(d.sectors) ? d.sectors.map((x) => (typeof x === "object" ? x.code : x))
+  : sectorsOf(d).map((s) => s.code));
+
+/** A domain's evidence in its detail, and "Link sectors": a picker sending `moderate` `link`. */
+function fillDetailEvidence(part, d) {
+  const id = d.domain_id;
+  let box = part.querySelector(".evidence");
+  if (!box) {
+    box = evidenceBox("detail-evidence");
+    part.append(box, h("p", { class: "evidence-none muted small" }, t("evidence_none")));
+  }
+  fillEvidence(box, d);
+  part.querySelector(".evidence-none").hidden = hasEvidence(d);
+  let form = part.querySelector(".link-sectors");
+  if (!hasDiagnosis(state)) {
+    if (form) form.hidden = true;
+    return;
+  }
+  if (!form) {
+    const picker = sectorPicker(`link-${id}`, { label: t("link_sectors_for", { title: d.title }) });
+    picker.onChange = () => { form.dataset.dirty = "yes"; };
+    pickers.set(id, picker);
+    const status = h("p", { class: "row-status small", role: "status" });
+    form = h("form", { class: "link-sectors stack", novalidate: true },
+      picker.el,
+      h("button", { type: "submit", class: "small-button secondary" }, t("save_sectors")),
+      status);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const ack = await run("moderate", { domain_id: id, action: "link", sectors: picker.chosen() },
+        t("sectors_linked"), t("link_sectors_for", { title: d.title }));
+      setStatus(status, ack.ok ? t("sectors_linked") : (ack.error && ack.error.message) || t("error"), ack.ok ? "ok" : "error");
+      if (ack.ok) delete form.dataset.dirty;
+    });
+    part.append(form);
+    if (sectorList) picker.setSectors(sectorList);
+    else loadSectors(page.code).then((list) => {
+      if (list.length) sectorList = list;
+      for (const p of pickers.values()) p.setSectors(list);
+    });
+  }
+  form.hidden = false;
+  const picker = pickers.get(id);
+  if (picker && !form.dataset.dirty) picker.set(linkedCodes(d));
+}
+
+/** The decide view: the evidence behind each domain, a line in its summary and in full above its form. */
+function fillDecideEvidence(li, d) {
+  let chip = li.querySelector(".summary-evidence");
+  if (!chip) {
+    chip = h("span", { class: "summary-evidence small" });
+    li.querySelector(".summary-text").append(" ", chip);
+  }
+  chip.hidden = !hasEvidence(d);
+  chip.textContent = hasEvidence(d) ? t("evidence_summary", { text: compactText(d) }) : "";
+  let box = li.querySelector(".decide-evidence");
+  if (!box) {
+    box = evidenceBox("decide-evidence");
+    li.querySelector("form").prepend(box);
+  }
+  fillEvidence(box, d);
+}
+
+/** The lobby's line on the region's data (source, year, sectors), beside the upload link. */
+function renderDiagnosis() {
+  const el = $("diagnosis-status");
+  if (el && state) el.textContent = diagnosisText(state.workshop.diagnosis);
 }
 
 /** The decide view: each domain's funders' signal beside its form (and the instruments they

@@ -4,6 +4,7 @@ import {
   send, setStatus, socket, syncList, t,
 } from "./socket.js";
 import { countdown } from "./timer.js";
+import { evidenceBox, fillEvidence, hasDiagnosis, loadSectors, sectorPicker } from "./evidence.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = `edp.token.${page.code}`;
@@ -306,6 +307,8 @@ function fillDomainSummary(el, d) {
       return li;
     });
   el.querySelector(".badges").replaceChildren(...badges(d));
+  const evidence = el.querySelector(".evidence");
+  if (evidence) fillEvidence(evidence, d);
 }
 
 const domainBody = () => [
@@ -313,6 +316,7 @@ const domainBody = () => [
   h("p", { class: "desc" }),
   h("p", { class: "why" }),
   h("ul", { class: "sdg-tags" }),
+  evidenceBox("card-evidence"),
 ];
 
 function showEmpty(id, empty) {
@@ -344,7 +348,27 @@ function renderMine() {
   }
 }
 
+// The sectors a proposal builds on: the picker shows once the workshop has the region's data.
+const sectors = sectorPicker("propose", {
+  onChange: (codes) => { $("sectors-chosen").textContent = codes.length ? `(${codes.length})` : ""; },
+});
+$("sector-picker-body").append(sectors.el);
+let sectorsLoaded = false;
+
+function renderSectorPicker() {
+  const on = hasDiagnosis(state);
+  $("sector-picker").hidden = !on;
+  if (on && !sectorsLoaded) {
+    sectorsLoaded = true;
+    loadSectors(page.code).then((list) => {
+      if (!list.length) sectorsLoaded = false; // none yet (or the request failed): ask again later
+      sectors.setSectors(list);
+    });
+  }
+}
+
 function renderPropose() {
+  renderSectorPicker();
   const domains = approved().slice().reverse(); // newest first
   showEmpty("propose-empty", !domains.length);
   syncList($("propose-domains"), domains, (d) => d.domain_id,
@@ -365,12 +389,15 @@ $("propose-form").addEventListener("submit", async (event) => {
   const sdgs = Array.from(form.querySelectorAll("input[name=sdgs]:checked")).map((x) => Number(x.value));
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
-  const ack = await act(out, "propose", {
+  const payload = {
     title,
     description: form.elements.description.value.trim(),
     rationale: form.elements.rationale.value.trim(),
     sdgs,
-  }, t("proposal_saved"));
+  };
+  const chosen = sectors.chosen();
+  if (chosen.length) payload.sectors = chosen;
+  const ack = await act(out, "propose", payload, t("proposal_saved"));
   button.disabled = false;
   if (ack.ok) {
     if (me) {
@@ -382,6 +409,8 @@ $("propose-form").addEventListener("submit", async (event) => {
     form.reset();
     $("sdg-picker").open = false;
     showChosenSdgs();
+    sectors.clear();
+    $("sector-picker").open = false;
     render();
   }
 });

@@ -15,6 +15,7 @@ import {
 } from "./charts.js";
 import { addComment, dropComment, emit, h, keepNewerComments, num, onConnect, page, socket, syncList, t } from "./socket.js";
 import { countdown } from "./timer.js";
+import { compactText, hasEvidence, sectorFacts, sectorName, sourceText, strongest } from "./evidence.js";
 
 const $ = (id) => document.getElementById(id);
 const Chart = window.Chart;
@@ -401,18 +402,21 @@ function renderDomains(phase) {
   empty.hidden = domains.length > 0;
   empty.textContent = t("no_domains");
   syncList($("domains"), domains, (d) => d.domain_id,
-    () => h("li", {}, h("span", { class: "title" }), " ", h("span", { class: "count" })),
+    () => h("li", {}, h("span", { class: "title" }), " ", h("span", { class: "count" }), h("span", { class: "evidence-line" })),
     (li, d) => {
       li.querySelector(".title").textContent = d.title;
       li.querySelector(".count").textContent = d.comments ? `(${t("comments_count", { n: d.comments })})` : "";
+      fillEvidenceLine(li.querySelector(".evidence-line"), d);
     });
 }
 
 function renderPriorities() {
   syncList($("priorities"), state.priorities, (p) => p.domain_id,
     () => h("li", { class: "priority" },
-      h("div", { class: "flow" }, h("h3", { class: "title" }), h("p", { class: "rationale" }), h("p", { class: "indicator-line" }))),
+      h("div", { class: "flow" }, h("h3", { class: "title" }), h("p", { class: "rationale" }), h("p", { class: "indicator-line" }),
+        h("p", { class: "evidence-line" }))),
     (li, p) => {
+      fillEvidenceLine(li.querySelector(".evidence-line"), domainOf(p.domain_id));
       li.querySelector(".title").textContent = `${t("priority_n", { rank: p.rank })}: ${p.title}`;
       li.querySelector(".rationale").textContent = p.rationale;
       // The indicators' names (baselines and targets are in the exports and on the phones).
@@ -499,6 +503,7 @@ function renderRanking(ranking) {
             h("span", { class: "rank-track", "aria-hidden": "true" }),
             h("p", { class: "rank-meta" })),
           h("p", { class: "rank-funding" }),
+          h("p", { class: "evidence-line rank-evidence" }),
           h("p", { class: "rank-split visually-hidden" }))),
       (li, r) => {
         li.querySelector(".rank-pos").textContent = String(ranking.indexOf(r) + 1);
@@ -524,6 +529,7 @@ function renderRanking(ranking) {
         li.querySelector(".rank-meta").textContent = meta.join(" · ");
         li.dataset.kind = r.voters ? kindOf(r) : "none";
         fillRankFunding(li.querySelector(".rank-funding"), r.funding, ranking);
+        fillEvidenceLine(li.querySelector(".rank-evidence"), domainOf(r.domain_id));
         li.querySelector(".rank-split").textContent = parts.filter((part) => part.value > 0)
           .map((part) => `${helixName(part.key)}: ${num(part.value)}`).join("; ");
       });
@@ -542,7 +548,8 @@ function renderResults(onStage) {
         h("span", { class: "balanced" }), " ",
         h("span", { class: "consensus" }), " ",
         h("span", { class: "kind" }), " ",
-        h("span", { class: "funding" })),
+        h("span", { class: "funding" }), " ",
+        h("span", { class: "evidence-words" })),
     (li, r) => {
       li.querySelector(".title").textContent = r.title;
       li.querySelector(".score").textContent = t("score_value", { score: num(r.score) });
@@ -551,6 +558,8 @@ function renderResults(onStage) {
       const kind = kindWords[kindOf(r)]();
       li.querySelector(".kind").textContent = kind ? `· ${kind}` : "";
       li.querySelector(".funding").textContent = fundingWords(r.funding, ranking);
+      const d = domainOf(r.domain_id);
+      li.querySelector(".evidence-words").textContent = hasEvidence(d) ? `· ${t("evidence_title")}: ${compactText(d)}` : "";
     });
   if (onStage) {
     renderRanking(ranking);
@@ -637,17 +646,21 @@ pagers.push(visionPager);
 // like a page; a domain with more than its quadrants hold takes several pages, and an item too
 // long for a quadrant gets a page where its quadrant has the whole card.
 
-/** The approved domains with SWOT items, in the ballot's order. */
-const swotDomains = () => (state.domains || []).filter((d) => d.status === "approved" && (d.swot || []).length);
+/** The approved domains with SWOT items, in the ballot's order; in discuss, also those with the
+ * region's evidence (the card then shows the evidence over a SWOT still to be written). */
+const swotDomains = (phase) => (state.domains || []).filter((d) => d.status === "approved"
+  && ((d.swot || []).length || (phase === "discuss" && hasEvidence(d))));
 
-/** In propose and discuss, the SWOT card takes the place of the counts once there is a SWOT. */
+/** In propose and discuss, the SWOT card takes the place of the counts once there is a SWOT
+ * (or, in discuss, evidence). */
 function swotInstead(stage, phase, shown) {
-  const on = stage === "domains" && (phase === "propose" || phase === "discuss") && swotDomains().length > 0;
+  const domains = swotDomains(phase);
+  const on = stage === "domains" && (phase === "propose" || phase === "discuss") && domains.length > 0;
   document.body.dataset.swot = on ? "yes" : "no";
   if (!on) return;
   shown.delete("side");
   shown.add("swot-panel");
-  swotRotation.domains = swotDomains();
+  swotRotation.domains = domains;
 }
 
 class SwotRotation {
@@ -696,6 +709,7 @@ class SwotRotation {
   cut(d) {
     const all = Object.fromEntries(QUADRANTS.map((q) => [q, (d.swot || []).filter((x) => x.quadrant === q)]));
     $("swot-domain").textContent = d.title; // a title on two lines leaves the quadrants less room
+    fillSwotEvidence(d); // so does the evidence strip
     this.list.dataset.solo = "";
     this.fill(all, all);
     const chunks = {};
@@ -725,6 +739,7 @@ class SwotRotation {
       });
       parts = Math.max(parts, chunks[q].length);
     }
+    if (!parts && !solos.length) parts = 1; // evidence and no SWOT yet: one page all the same
     const slides = [];
     for (let k = 0; k < parts; k += 1) {
       slides.push({ domain: d, all, key: `${d.domain_id}:${k}`, items: Object.fromEntries(QUADRANTS.map((q) => [q, chunks[q][k] || []])) });
@@ -759,6 +774,7 @@ class SwotRotation {
     }
     if (!slide) return;
     $("swot-domain").textContent = slide.domain.title;
+    fillSwotEvidence(slide.domain);
     this.list.dataset.domain = String(slide.domain.domain_id);
     this.list.dataset.solo = slide.solo || "";
     this.fill(slide.items, slide.all);
@@ -803,3 +819,33 @@ function fundingWords(f, ranking) {
 window.edpSwotSlides = () => swotRotation.slides.map((s) => ({
   domain: s.domain.domain_id, solo: s.solo || null, texts: QUADRANTS.flatMap((q) => (s.items[q] || []).map((x) => x.text)),
 }));
+
+// ---------------------------------------------------------------- the region's evidence (issue #17)
+
+/** A domain of the state by id (the ranking and the priorities carry only ids and titles). */
+const domainOf = (id) => (state && state.domains ? state.domains.find((d) => d.domain_id === id) : null) || null;
+
+/** The compact evidence under a domain: its strongest sector and that sector's RCA, or nothing. */
+function fillEvidenceLine(el, d) {
+  const text = hasEvidence(d) ? compactText(d) : "";
+  if (el.textContent !== text) el.textContent = text;
+  el.hidden = !text;
+  if (text) el.setAttribute("title", sourceText(d.evidence));
+}
+
+/** The SWOT card's strip: the shown domain's strongest sector with its figures, and the source. */
+function fillSwotEvidence(d) {
+  const el = $("swot-evidence");
+  const top = hasEvidence(d) ? strongest(d) : null;
+  el.hidden = !top;
+  if (!top) {
+    el.replaceChildren();
+    return;
+  }
+  const facts = sectorFacts(top);
+  const source = sourceText(d.evidence);
+  el.replaceChildren(
+    h("span", { class: "ev-name" }, sectorName(top)),
+    facts.length ? h("span", { class: "ev-facts" }, ` · ${facts.join(" · ")}`) : "",
+    source ? h("span", { class: "ev-source" }, ` · ${source}`) : "");
+}

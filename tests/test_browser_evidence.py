@@ -255,3 +255,74 @@ def test_evidence_on_phone_cards_console_and_projector(live_server, chromium, tm
     laptop.close()
     ctx.close()
     assert errors == []
+
+
+# Long sector names, as national classifications write them.
+LONG_SECTORS = {
+    "C26": "Fabricación de productos informáticos, electrónicos y ópticos",
+    "C20": "Industria química",
+    "C10": "Industria de la alimentación",
+    "H52": "Almacenamiento y actividades anexas al transporte",
+    "M72": "Investigación y desarrollo",
+    "N79": "Actividades de agencias de viajes, operadores turísticos, servicios de reservas y actividades relacionadas con los mismos",
+}
+
+
+def test_projector_pages_many_domains_with_evidence(live_server, chromium, tmp_path):
+    """Fifteen domains, each linked to one to three sectors with long names: on the projector
+    at 1280x720 and 1920x1080 every domain's evidence line is legible on some page, the
+    card beside them turns through the domains with their evidence, nothing scrolls or clips."""
+    from test_browser_screen import collect_over_pages, template_with
+
+    ws = live_server.seed(template=template_with(tmp_path, 15, 5))
+    regions = ["Demo Region", "Norte", "Sur", "Este", "Oeste", "Centro"]
+    rows = ["region,sector,sector_name,value,year"]
+    for i, region in enumerate(regions):
+        for j, (code, name) in enumerate(LONG_SECTORS.items()):
+            rows.append(f'{region},{code},"{name}",{100 + ((i + 2) * (j + 3) * 37) % 900},{YEAR}')
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    live_server.cli("workshop", "diagnosis", ws["code"], "--file", str(path), "--source", SOURCE)
+    live_server.start()
+    base = live_server.url
+    errors: list[str] = []
+    fac = Facilitator(base, ws["id"])
+    codes = list(LONG_SECTORS)
+    domains = [d for d in fac.state()["domains"] if d["status"] == "approved"]
+    assert len(domains) == 15
+    for k, d in enumerate(domains):
+        linked = [codes[(k + m) % len(codes)] for m in range(1 + k % 3)]
+        ack = fac.act("moderate", domain_id=d["domain_id"], action="link", sectors=linked)
+        assert ack["ok"], ack
+    fac.phase("discuss")
+    shown = {d["domain_id"]: d for d in fac.state()["domains"]}
+    assert all(shown[d["domain_id"]]["evidence"] for d in domains)
+
+    for size in [(1280, 720), (1920, 1080)]:
+        where = f"projector {size[0]}x{size[1]}, 15 domains"
+        sctx, screen = projector(chromium, base, ws["code"], size, errors)
+        screen.wait_for_selector("#domains-panel:not([hidden])")
+        screen.wait_for_function("() => window.edpSwotSlides().length === 15")
+        screen.wait_for_timeout(300)
+        assert_no_scroll(screen, where)
+        seen = collect_over_pages(screen, "domains", where)
+        # Every domain's strongest sector, "name · RCA x.x", was wholly on the screen once.
+        lines = screen.evaluate("() => Array.from(document.querySelectorAll('#domains .evidence-line')).map(e => e.textContent)")
+        assert len(lines) == 15 and all("RCA" in x for x in lines), lines
+        missing = [x for x in lines if x not in seen]
+        assert not missing, f"{where}: never legible: {missing}"
+        # The card beside the list: the first domains' evidence strips, each legible.
+        for _ in range(3):
+            shown_id = screen.evaluate("() => document.getElementById('swot-card').dataset.domain")
+            strip = screen.locator("#swot-evidence")
+            assert "RCA" in strip.inner_text() and SOURCE in strip.inner_text()
+            check_texts(screen, f"{where}, card of domain {shown_id}")
+            assert_no_scroll(screen, where)
+            screen.keyboard.press("ArrowRight")
+            screen.wait_for_function("(d) => document.getElementById('swot-card').dataset.domain !== d", arg=shown_id)
+        screen.wait_for_timeout(700)  # the page turn's fade
+        screen.screenshot(path=str(ARTIFACTS / f"evidence-screen-15-{size[0]}x{size[1]}.png"))
+        assert_accessible(screen, where)
+        sctx.close()
+    fac.close()
+    assert errors == []

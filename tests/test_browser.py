@@ -341,9 +341,9 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     phone.get_by_role("button", name="Send comment").click()
     phone.get_by_text("Thank you. Your comment was added.").wait_for()
     item = phone.locator("#discuss-domains > li", has_text="Green hydrogen valleys")
-    item.locator("summary").click()
+    item.locator("summary").first.click()  # the domain's; its SWOT folds apart below
     item.locator(".comment", has_text="Water use must be measured first.").wait_for()
-    assert "Comments: 1" in item.locator("summary").inner_text()
+    assert "Comments: 1" in item.locator("summary").first.inner_text()
     wait_quiet(phone)
     phone.screenshot(path=str(ARTIFACTS / "phone-discuss.png"), full_page=True)
     assert_accessible(phone, "phone discuss")
@@ -360,7 +360,7 @@ def test_propose_discuss_moderate_decide(live_server, chromium):
     )
     # That state broadcast leaves the comments' text out: the phone keeps the one it has.
     assert item.locator(".comment", has_text="Water use must be measured first.").is_visible()
-    assert "Comments: 1" in item.locator("summary").inner_text()
+    assert "Comments: 1" in item.locator("summary").first.inner_text()
 
     # Decide: record a priority with rationale and indicators; the phone shows it.
     console.get_by_role("button", name="Decide", exact=True).click()

@@ -116,7 +116,7 @@ def test_a_spanish_workshop_runs_the_whole_method_in_the_browser(live_server, ch
         swot.get_by_label(es("Part of the SWOT")).select_option(label=es("Strengths"))
         swot.get_by_label(es("Your point")).fill(STRENGTH)
         swot.get_by_role("button", name=es("Add to SWOT")).tap()
-        swot.locator(".row-status", has_text=es("Thank you. Added to the SWOT.")).wait_for()
+        swot.locator(".form-status", has_text=es("Thank you. Added to the SWOT.")).wait_for()
         room["civil_society"][0].call("swot", {"domain_id": wind, "quadrant": "threat",
                                                 "text": THREAT})
         funder.wait_for_selector("#view-discuss:not([hidden])")

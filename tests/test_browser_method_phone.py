@@ -177,7 +177,7 @@ def test_vision_swot_and_funders_on_spanish_phones(live_server, chromium, shots)
     swot.get_by_label(es("Part of the SWOT")).select_option(label=es("Strengths"))
     swot.get_by_label(es("Your point")).fill("Dos laboratorios universitarios de hidrógeno")
     swot.get_by_role("button", name=es("Add to SWOT")).tap()
-    swot.locator(".row-status", has_text=es("Thank you. Added to the SWOT.")).wait_for()
+    swot.locator(".form-status", has_text=es("Thank you. Added to the SWOT.")).wait_for()
     swot.locator(".swot-q[data-quadrant='strength'] li").wait_for()
 
     # The second phone gets it live, under Strengths, with the author's group.

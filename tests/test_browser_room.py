@@ -230,7 +230,8 @@ def run_workshop(chromium, server, ws, addresses, people, errors):  # noqa: F811
     assert r.status == 200 and 'id="join-form"' in page_html
 
     # ------------------------------------------------------------ propose
-    console.locator("#phase-next").click()
+    # This workshop skips the optional vision phase: the facilitator picks Propose directly.
+    console.locator('.phase-button[data-phase="propose"]').click()
     console.wait_for_selector("#panel-propose:not([hidden])")
     for page in (es, pt, en):
         page.wait_for_selector("#view-propose:not([hidden])")
@@ -280,7 +281,7 @@ def run_workshop(chromium, server, ws, addresses, people, errors):  # noqa: F811
                                "text": "Texto ofensivo que hay que ocultar."})
     console.locator(".wall-item", has_text="Texto ofensivo").wait_for()
     en.wait_for_selector("#view-discuss:not([hidden])")
-    en.locator("#discuss-domains > li", has_text=PT_PROPOSAL).locator("summary").click()
+    en.locator("#discuss-domains > li", has_text=PT_PROPOSAL).locator("summary").first.click()
     en.locator("#discuss-domains li", has_text="Texto ofensivo").first.wait_for()
     rude = console.locator(".wall-item", has_text="Texto ofensivo")
     assert_fits(console, "discuss", ".wall-item")

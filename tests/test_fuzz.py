@@ -38,9 +38,12 @@ CODES = {"wrong_phase", "not_joined", "unknown_workshop", "bad_helix", "bad_payl
          "over_budget", "wrong_method", "not_found", "rate_limited", "over_cap",
          "too_many_priorities", "own_proposal", "ballots_exist",
          # floods (test_floods.py): caps, closed joining, a second join at once on a connection
-         "too_many", "joining_closed", "already_joined"}
+         "too_many", "joining_closed", "already_joined",
+         # the method: a stray invitation token
+         "invite_required"}
 TABLES = ["facilitator", "workshop", "participant", "domain", "comment", "vote", "score",
-          "ranking", "priority", "event"]
+          "ranking", "priority", "event", "statement", "reaction", "swot_item", "funding",
+          "invitation"]
 EVENTS = sorted(sockets.SCHEMAS)
 # Column types that change without a change of meaning (timestamps) are left out.
 SKIP_COLUMNS = {"created_at", "updated_at", "decided_at", "at", "phase_ends_at"}

@@ -15,7 +15,8 @@ from edp import workshop as rules
 from edp.extensions import db
 from edp.models import Domain, Event, Facilitator, Participant, Priority, Vote, Workshop
 
-CONTRACT_PHASES = ["lobby", "propose", "discuss", "vote", "results", "decide", "closed"]
+# The contract's phases, with the method's optional `vision` between lobby and propose.
+CONTRACT_PHASES = ["lobby", "vision", "propose", "discuss", "vote", "results", "decide", "closed"]
 # The contract's phase rules, written out independently of PHASE_RULES.
 ALLOWED = {
     "propose": {"propose", "discuss"},
@@ -24,6 +25,10 @@ ALLOWED = {
     "score": {"vote"},
     "rank": {"vote"},
     "decide": {"decide"},
+    "statement": {"vision"},
+    "react": {"vision"},
+    "swot": {"propose", "discuss", "vote"},
+    "fund": {"discuss", "vote", "results", "decide"},
 }
 
 
@@ -455,6 +460,8 @@ def test_live_dot_results_summed_by_the_database_equal_the_full_computation(app)
                                 columns=["domain_id", "title"]),
             frames["votes"], frames["scores"], frames["rankings"], ws.helix_keys(),
             {c["key"]: c["weight"] for c in ws.criteria}, present=rules.helix_counts(ws))
+        # The live results add each domain's funders' signal (none here) beside support.
+        assert all(e.pop("funding") == {"yes": 0, "maybe": 0, "no": 0} for e in live["ranking"])
         assert live == full
         assert extra.id not in {e["domain_id"] for e in live["ranking"]}
         assert live["participation"]["civil_society"] == 0

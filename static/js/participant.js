@@ -1238,7 +1238,7 @@ function swotBox(d, where) {
       h("label", { for: textId }, t("swot_text")),
       h("textarea", { id: textId, name: "text", rows: 2, maxlength: 300 }),
       h("button", { type: "submit", class: "secondary" }, t("swot_add")),
-      h("p", { class: "row-status small", role: "status" })));
+      h("p", { class: "form-status small", role: "status" })));
 }
 
 function fillSwot(box, d) {
@@ -1278,7 +1278,7 @@ function fillSwot(box, d) {
 async function sendSwot(event, domainId) {
   event.preventDefault();
   const form = event.currentTarget;
-  const out = form.querySelector(".row-status");
+  const out = form.querySelector(".form-status");
   const field = form.elements.text;
   const text = field.value.trim();
   if (!text) {
@@ -1318,7 +1318,7 @@ function fundBox(d, where) {
         h("input", { id: inputId, name: "instrument", maxlength: 200, autocomplete: "off", oninput: (e) => { e.currentTarget.dataset.dirty = "yes"; } }),
         h("button", { type: "button", class: "secondary", onclick: () => saveInstrument(box, id) }, t("instrument_save")))),
     h("p", { class: "fund-mine small" }),
-    h("p", { class: "row-status small", role: "status" }));
+    h("p", { class: "form-status small", role: "status" }));
   return box;
 }
 
@@ -1346,7 +1346,7 @@ async function sendFund(box, domainId, signal) {
   const instrument = input.value.trim();
   fundPending.set(domainId, signal);
   render();
-  const ack = await act(box.querySelector(".row-status"), "fund", { domain_id: domainId, signal, instrument });
+  const ack = await act(box.querySelector(".form-status"), "fund", { domain_id: domainId, signal, instrument });
   if (fundPending.get(domainId) === signal) fundPending.delete(domainId);
   if (ack.ok) {
     me.funding = { ...(me.funding || {}), [String(ack.domain_id)]: { signal: ack.signal, instrument: ack.instrument } };

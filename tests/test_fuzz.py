@@ -43,7 +43,7 @@ CODES = {"wrong_phase", "not_joined", "unknown_workshop", "bad_helix", "bad_payl
          "invite_required"}
 TABLES = ["facilitator", "workshop", "participant", "domain", "comment", "vote", "score",
           "ranking", "priority", "event", "statement", "reaction", "swot_item", "funding",
-          "invitation"]
+          "invitation", "diagnosis"]
 EVENTS = sorted(sockets.SCHEMAS)
 # Column types that change without a change of meaning (timestamps) are left out.
 SKIP_COLUMNS = {"created_at", "updated_at", "decided_at", "at", "phase_ends_at"}

@@ -184,9 +184,9 @@ def test_evidence_on_phone_cards_console_and_projector(live_server, chromium, tm
         screen.wait_for_selector("#domains-panel:not([hidden])")
         line = screen.locator(f'#domains > li[data-key="{proposal_id}"] .evidence-line')
         line.wait_for()
-        assert re.search(rf"{re.escape(SECTORS['D35'])} · RCA {re.escape(one_decimal(energy))}", line.inner_text()), line.inner_text()
+        assert re.search(rf"{re.escape(SECTORS['D35'])} · {re.escape(es('RCA {value}', value=one_decimal(energy)))}", line.inner_text()), line.inner_text()
         seed_line = screen.locator(f'#domains > li[data-key="{seed_id}"] .evidence-line')
-        assert f"RCA {one_decimal(machinery)}" in seed_line.inner_text()
+        assert es("RCA {value}", value=one_decimal(machinery)) in seed_line.inner_text()
         # The card beside the domains turns through the domains with a SWOT or evidence: the
         # seed domain (evidence only) and the proposal (both), each with its evidence strip.
         screen.wait_for_function("() => window.edpSwotSlides().length === 2")
@@ -204,7 +204,7 @@ def test_evidence_on_phone_cards_console_and_projector(live_server, chromium, tm
         screen.wait_for_timeout(500)
         assert_no_scroll(screen, where)
         seen = {x["text"] for x in check_texts(screen, where)}
-        assert any(f"RCA {one_decimal(energy)}" in x for x in seen), seen
+        assert any(es("RCA {value}", value=one_decimal(energy)) in x for x in seen), seen
         screen.screenshot(path=str(ARTIFACTS / f"evidence-screen-{size[0]}x{size[1]}.png"))
         assert_accessible(screen, where)
         sctx.close()
@@ -222,7 +222,7 @@ def test_evidence_on_phone_cards_console_and_projector(live_server, chromium, tm
     screen.wait_for_selector("#results-panel:not([hidden])")
     rank_line = screen.locator(f'#rank-bars > li[data-key="{proposal_id}"] .rank-evidence')
     rank_line.wait_for()
-    assert f"RCA {one_decimal(energy)}" in rank_line.inner_text()
+    assert es("RCA {value}", value=one_decimal(energy)) in rank_line.inner_text()
     screen.wait_for_timeout(800)  # the bars' animation
     assert_no_scroll(screen, "projector results")
     check_texts(screen, "projector results")
@@ -236,7 +236,7 @@ def test_evidence_on_phone_cards_console_and_projector(live_server, chromium, tm
     screen.wait_for_selector("#priorities-panel:not([hidden])")
     priority_line = screen.locator(f'#priorities > li[data-key="{proposal_id}"] .evidence-line')
     priority_line.wait_for()
-    assert f"RCA {one_decimal(energy)}" in priority_line.inner_text()
+    assert es("RCA {value}", value=one_decimal(energy)) in priority_line.inner_text()
     assert_no_scroll(screen, "projector priorities")
     check_texts(screen, "projector priorities")
     screen.screenshot(path=str(ARTIFACTS / "evidence-screen-priorities.png"))
@@ -245,7 +245,7 @@ def test_evidence_on_phone_cards_console_and_projector(live_server, chromium, tm
     # The console's decide view: the evidence summary per domain, in full above its form.
     console.locator("#tab-decide").click()
     item = console.locator(f'#decide-list > li[data-key="{proposal_id}"]')
-    item.locator(".summary-evidence", has_text=f"RCA {one_decimal(energy)}").wait_for()
+    item.locator(".summary-evidence", has_text=es("RCA {value}", value=one_decimal(energy))).wait_for()
     item.locator("summary").click()
     item.locator(".decide-evidence", has_text=SOURCE).wait_for()
     console.screenshot(path=str(ARTIFACTS / "evidence-console-decide.png"))

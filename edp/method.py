@@ -26,13 +26,12 @@ from flask_babel import lazy_gettext as _l
 
 from . import analysis
 from .extensions import db
-from .models import Domain, Funding, Participant, Reaction, Statement, SwotItem, Workshop
+from .models import Funding, Participant, Reaction, Statement, SwotItem, Workshop
 from .workshop import (
     EDPError,
     by_client_id,
     check_cap,
     fail,
-    forget_state,
     min_group,
     record,
     require_phase,
@@ -215,14 +214,6 @@ def my_reactions(p: Participant) -> dict[str, str]:
         .where(Reaction.participant_id == p.id)).all()}
 
 
-def adopted_vision(ws: Workshop) -> list[str]:
-    return list(db.session.scalars(
-        sa.select(Statement.text).where(Statement.workshop_id == ws.id,
-                                        Statement.adopted.is_(True),
-                                        Statement.hidden.is_(False))
-        .order_by(Statement.id)))
-
-
 # ---------------------------------------------------------------- SWOT
 
 
@@ -313,8 +304,7 @@ def fund(p: Participant, domain_id: int, signal: str, instrument: str | None = N
     row.signal = signal
     db.session.flush()
     record(ws, "fund", "participant", p, domain_id=domain_id, signal=signal,
-           instrument=row.instrument)
-    forget_state(ws.id)
+           instrument=row.instrument)  # (record forgets the cached join state)
     return row
 
 
@@ -348,7 +338,3 @@ def my_funding(p: Participant) -> dict[str, dict[str, str]]:
         sa.select(Funding.domain_id, Funding.signal, Funding.instrument)
         .where(Funding.participant_id == p.id)).all()}
 
-
-def domain_titles(ws: Workshop) -> dict[int, str]:
-    return dict(db.session.execute(
-        sa.select(Domain.id, Domain.title).where(Domain.workshop_id == ws.id)).all())

@@ -82,45 +82,45 @@ def _vision(snap: Snapshot) -> list[dict[str, Any]]:
     return out
 
 
+def _by_ref(snap: Snapshot, rows, slot: str, put) -> dict[str, dict[str, Any]]:
+    """Rows of one participant-owned table grouped by participant reference: each entry is
+    `{"helix", slot: {...}}`, and `put(entry[slot], row)` adds one row to it."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row.participant_id in snap.refs:
+            entry = out.setdefault(snap.refs[row.participant_id],
+                                   {"helix": snap.helix_of[row.participant_id], slot: {}})
+            put(entry[slot], row)
+    return out
+
+
 def _method_ballots(snap: Snapshot) -> dict[str, dict[str, dict[str, Any]]]:
     """Reactions and funders' signals, each by participant reference (as the ballots)."""
-    refs, helix_of = snap.refs, snap.helix_of
-    reactions: dict[str, dict[str, Any]] = {}
-    for r in snap.reactions:
-        if r.participant_id in refs:
-            entry = reactions.setdefault(refs[r.participant_id],
-                                         {"helix": helix_of[r.participant_id], "statements": {}})
-            entry["statements"][str(r.statement_id)] = r.reaction
-    funding: dict[str, dict[str, Any]] = {}
-    for f in snap.funding:
-        if f.participant_id in refs:
-            entry = funding.setdefault(refs[f.participant_id],
-                                       {"helix": helix_of[f.participant_id], "signals": {}})
-            entry["signals"][str(f.domain_id)] = {"signal": f.signal,
-                                                  "instrument": f.instrument or "",
-                                                  "at": iso(f.updated_at)}
-    return {"reactions": reactions, "funding": funding}
+    def react(into: dict, r) -> None:
+        into[str(r.statement_id)] = r.reaction
+
+    def fund(into: dict, f) -> None:
+        into[str(f.domain_id)] = {"signal": f.signal, "instrument": f.instrument or "",
+                                  "at": iso(f.updated_at)}
+
+    return {"reactions": _by_ref(snap, snap.reactions, "statements", react),
+            "funding": _by_ref(snap, snap.funding, "signals", fund)}
 
 
 def _ballots(snap: Snapshot) -> dict[str, dict[str, dict[str, Any]]]:
     """votes, scores and rankings, each by participant reference."""
+    def vote(into: dict, v) -> None:
+        into[str(v.domain_id)] = v.points
+
+    def score(into: dict, s) -> None:
+        into.setdefault(str(s.domain_id), {})[s.criterion] = s.value
+
     refs, helix_of = snap.refs, snap.helix_of
-    votes: dict[str, dict[str, Any]] = {}
-    for v in snap.votes:
-        if v.participant_id in refs:
-            entry = votes.setdefault(refs[v.participant_id],
-                                     {"helix": helix_of[v.participant_id], "points": {}})
-            entry["points"][str(v.domain_id)] = v.points
-    scores: dict[str, dict[str, Any]] = {}
-    for s in snap.scores:
-        if s.participant_id in refs:
-            entry = scores.setdefault(refs[s.participant_id],
-                                      {"helix": helix_of[s.participant_id], "values": {}})
-            entry["values"].setdefault(str(s.domain_id), {})[s.criterion] = s.value
     rankings = {refs[r.participant_id]: {"helix": helix_of[r.participant_id],
                                          "order": list(r.order or [])}
                 for r in snap.rankings if r.participant_id in refs}
-    return {"votes": votes, "scores": scores, "rankings": rankings}
+    return {"votes": _by_ref(snap, snap.votes, "points", vote),
+            "scores": _by_ref(snap, snap.scores, "values", score), "rankings": rankings}
 
 
 def _evidence(snap: Snapshot, item: dict[str, Any], found: dict[str, list[Any]]) -> dict:

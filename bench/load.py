@@ -130,7 +130,7 @@ class Server:
         self.log_path = log_dir / f"server-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [edp_bin(), "run", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -304,7 +304,7 @@ class Worker:
                  for ph in self.phones]
         try:
             await asyncio.wait_for(asyncio.gather(*tasks), p["deadline"] - time.monotonic())
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.stats["join_err"]["stage_deadline"] += 1
         out = dict(self.stats)
         out["connect_fail"] = dict(out["connect_fail"])
@@ -353,7 +353,7 @@ class Worker:
             tasks.append(self._vote_phone(ph, times, p, random.Random(p["seed"] * 7919 + ph.index)))
         try:
             await asyncio.wait_for(asyncio.gather(*tasks), p["deadline"] - time.monotonic())
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.vstats["err"]["stage_deadline"] += 1
         ballots = {ph.pid: dict(ph.ballot) for ph in self.phones if ph.pid is not None}
         uncertain = {ph.pid: dict(ph.uncertain) for ph in self.phones if ph.uncertain}

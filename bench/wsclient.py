@@ -20,7 +20,7 @@ import json
 import os
 import time
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 
 class SocketIOError(Exception):

@@ -19,7 +19,7 @@ class Field:
     min: int | None = None
     max: int | None = None
     choices: tuple | None = None
-    item: "Field | None" = None
+    item: Field | None = None
     max_items: int | None = None
 
 

@@ -341,7 +341,7 @@ class LiveServer:
         self.log_path = (log_dir or Path("/tmp")) / f"edp-server-{self.port}-{uuid.uuid4().hex[:6]}.log"
         self.proc = None
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(BIN / "edp"), "run", "--host", "127.0.0.1", "--port", str(self.port)],

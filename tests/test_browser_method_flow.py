@@ -20,7 +20,7 @@ from docx import Document
 from test_browser import READY, assert_accessible, chromium  # noqa: F401  (the fixture)
 from test_browser_console import Facilitator, Phone, next_phase, open_console
 from test_browser_method_phone import es, seed_spanish
-from test_browser_phone import SEEDED, join, open_phone
+from test_browser_phone import join, open_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 

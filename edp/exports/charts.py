@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from .labels import method_label
 from .snapshot import Snapshot
 
-
 # Drawn at print size and inserted at this width, so the point sizes below are the printed ones.
 WIDTH_CM = 16.0
 LABEL_PT = 9

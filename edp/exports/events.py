@@ -201,7 +201,9 @@ def _run_summary(run: list[Any], labels: dict[str, str]) -> dict[str, Any]:
     joins = [e.helix or "" for e in run if e.kind == "join"]
     comments = [str((e.payload or {}).get("stance", "")) for e in run if e.kind == "comment"]
     ballots = [e.helix or "" for e in run if e.kind in ("vote", "score", "rank")]
-    helix = lambda h: labels.get(h, h)
+
+    def helix(h):
+        return labels.get(h, h)
     parts = []
     if joins:
         parts.append(_("Participants joined: %(n)s (%(detail)s)", n=len(joins),

@@ -49,7 +49,7 @@ edp/translations/.compiled: $(RUNTIME) $(wildcard edp/translations/*/LC_MESSAGES
 	touch $@
 
 instance/edp.sqlite3: $(RUNTIME) $(wildcard migrations/versions/*.py)
-	$(BIN)/edp init-db
+	env -u EDP_DATABASE_URL $(BIN)/edp init-db
 	touch $@
 
 demo: setup-runtime
@@ -69,7 +69,7 @@ translations: $(STAMP)
 # The scaled-out stack on this machine: nginx (Debian's package) in front of EDP_STACK_PROCS
 # (2) gunicorn processes on PostgreSQL and Redis, on EDP_STACK_PORT (8080). Returns once
 # /healthz answers through nginx; `make stack-stop` stops it (docs/deployment.md).
-stack: setup-runtime
+stack: $(RUNTIME) $(VENDOR)/.installed edp/translations/.compiled
 	$(BIN)/python deploy/stack.py start
 
 stack-stop:

@@ -1,4 +1,7 @@
-"""Rate limits, on the `limits` library (sliding-window counters in this process's memory).
+"""Rate limits, on the `limits` library: sliding-window counters in Redis when EDP_MESSAGE_QUEUE
+is a redis:// URL (every process behind the balancer counts in the same place, so N processes
+do not make a limit N times looser), else in this process's memory. If Redis stops answering,
+counting goes on in the process (a warning is logged) and Redis is tried again after a pause.
 
 Join-code guessing: a wrong code counts against a window per connection and one per client
 address; when either is full, joins without a valid token are refused (rate_limited, HTTP 429)
@@ -7,20 +10,32 @@ Only wrong codes count: a venue full of phones behind one address joins freely.
 
 Floods: events per participant (per connection before joining), comments and proposals per
 participant, new participants per workshop; all keyed by participant, connection or workshop,
-never by address (a whole venue shares one). Each process keeps its own counters (one `edp
-run`; see docs/operations.md for several processes).
+never by address (a whole venue shares one).
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from .extensions import bound
+
+log = logging.getLogger(__name__)
+
+
+def shared_store_uri(config) -> str | None:
+    """The `limits` storage URI for the message queue's Redis, or None (memory)."""
+    queue = str(config.get("MESSAGE_QUEUE") or "")
+    if queue.startswith(("redis://", "rediss://")):
+        return queue
+    if queue.startswith("unix://"):
+        return queue.replace("unix://", "redis+unix://", 1)
+    return None
 
 
 def window(burst: float, rate: float) -> RateLimitItem:
@@ -54,13 +69,40 @@ class Counters(MemoryStorage):
 
 
 class Limits:
-    """One app's counters: a memory storage and a sliding-window-counter limiter over it (O(1)
-    per key, and the storage's expiry sweep stays cheap at thousands of keys)."""
+    """One app's counters: a sliding-window-counter limiter (O(1) per key) over Redis when
+    `uri` is given, else over this process's memory (whose expiry sweep stays cheap at
+    thousands of keys). The memory limiter is also the fallback while Redis is unreachable."""
 
-    def __init__(self):
+    RETRY_SHARED = 5.0  # seconds counting locally after a Redis failure before trying again
+
+    def __init__(self, uri: str | None = None, prefix: str = "edp-live"):
         self.storage = Counters()
-        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.local = SlidingWindowCounterRateLimiter(self.storage)
+        self.shared = None
+        if uri:
+            self.shared = SlidingWindowCounterRateLimiter(storage_from_string(
+                uri, key_prefix=f"{prefix}:limits", socket_timeout=1, socket_connect_timeout=1))
+        self._shared_after = 0.0
         self._items: dict[str, RateLimitItem] = {}
+
+    @property
+    def limiter(self) -> SlidingWindowCounterRateLimiter:
+        """Where counts go now: Redis, unless it failed in the last RETRY_SHARED seconds."""
+        if self.shared is not None and time.monotonic() >= self._shared_after:
+            return self.shared
+        return self.local
+
+    def _run(self, method: str, *args):
+        limiter = self.limiter
+        try:
+            return getattr(limiter, method)(*args)
+        except Exception as exc:  # noqa: BLE001  (Redis unreachable: count in the process)
+            if limiter is self.local:
+                raise
+            self._shared_after = time.monotonic() + self.RETRY_SHARED
+            log.warning("rate limits: Redis unreachable (%s); counting in this process for "
+                        "%.0f s", exc, self.RETRY_SHARED)
+            return getattr(self.local, method)(*args)
 
     def item(self, spec: str | RateLimitItem) -> RateLimitItem:
         if not isinstance(spec, str):
@@ -71,19 +113,23 @@ class Limits:
         return found
 
     def test(self, spec: str | RateLimitItem, *keys: str) -> bool:
-        return self.limiter.test(self.item(spec), *keys)
+        return self._run("test", self.item(spec), *keys)
 
     def hit(self, spec: str | RateLimitItem, *keys: str) -> bool:
-        return self.limiter.hit(self.item(spec), *keys)
+        return self._run("hit", self.item(spec), *keys)
 
     def retry_after(self, spec: str | RateLimitItem, *keys: str) -> int:
         """Whole seconds until `keys` may hit again (at least 1)."""
-        stats = self.limiter.get_window_stats(self.item(spec), *keys)
+        stats = self._run("get_window_stats", self.item(spec), *keys)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 def app_limits(app: Flask | None = None) -> Limits:
-    return bound("edp_limits", lambda _app: Limits(), app)
+    def make(app: Flask) -> Limits:
+        return Limits(shared_store_uri(app.config),
+                      str(app.config.get("MESSAGE_QUEUE_CHANNEL") or "edp-live"))
+
+    return bound("edp_limits", make, app)
 
 
 def rate_ok(setting: str, *keys: str) -> tuple[bool, int]:

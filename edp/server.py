@@ -1,5 +1,6 @@
-"""The HTTP server of `edp run`: gevent's WSGI server with gevent-websocket (what
-`socketio.run` starts), plus what a server on a venue's Wi-Fi needs against slow or idle
+"""The HTTP server of `edp run`: gevent's WSGI server (what `socketio.run` starts; WebSockets
+through python-engineio's simple-websocket driver, or gevent-websocket's handler where that
+package is installed), plus what a server on a venue's Wi-Fi needs against slow or idle
 clients: a deadline for each request's line and headers (slow-loris), the same deadline for an
 idle keep-alive connection, and the open-files limit raised to what the system allows.
 
@@ -13,7 +14,11 @@ import resource
 
 import gevent
 from gevent import pywsgi
-from geventwebsocket.handler import WebSocketHandler
+
+try:  # gevent-websocket, where installed: python-engineio then expects its handler
+    from geventwebsocket.handler import WebSocketHandler as BaseHandler
+except ImportError:  # simple-websocket takes the socket from pywsgi's environ
+    BaseHandler = pywsgi.WSGIHandler
 
 from config import Config
 
@@ -24,7 +29,7 @@ class HeaderTimeout(TimeoutError):
     """The request line and headers did not arrive in time (an OSError: pywsgi then closes)."""
 
 
-class TimeoutHandler(WebSocketHandler):
+class TimeoutHandler(BaseHandler):
     """Closes a connection whose request line and headers take longer than `header_timeout`
     seconds, or that stays idle that long between keep-alive requests. Once the headers are
     in, the request (a long-poll, a WebSocket) has all the time it needs."""
@@ -83,14 +88,16 @@ def serve(app, host: str, port: int, header_timeout: float) -> None:
     server.serve_forever()
 
 
-try:  # gunicorn is optional (the scaled-out stack); the same deadline for its workers
-    from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
-except ImportError:  # pragma: no cover - depends on what is installed
-    GeventWebSocketWorker = None
+try:  # gunicorn's pywsgi worker, with the same deadline (deploy/gunicorn.conf.py)
+    from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
+except ImportError:  # pragma: no cover - gunicorn not installed
+    GeventPyWSGIWorker = None
 
-if GeventWebSocketWorker is not None:  # pragma: no cover - exercised by the stack
+if GeventPyWSGIWorker is not None:  # pragma: no cover - exercised by the stack
 
-    class Worker(GeventWebSocketWorker):
-        """`gunicorn -k edp.server.Worker`: gevent-websocket with the header deadline."""
+    class Worker(GeventPyWSGIWorker):
+        """`gunicorn -k edp.server.Worker`: gevent's WSGI server with `edp run`'s header
+        deadline (EDP_HEADER_TIMEOUT) and its WebSocket handling."""
 
-        wsgi_handler = TimeoutHandler
+        class wsgi_handler(TimeoutHandler, PyWSGIHandler):  # noqa: N801  (gunicorn's name)
+            """gunicorn's handler (its environ, its access log) with the deadline."""

@@ -137,3 +137,44 @@ def test_votes_on_both_processes_give_one_stream_of_results(two_servers, socks):
     # One stream at most 5 a second; two independent publishers would send about twice that.
     assert n <= elapsed / 0.2 + 3, f"{n} results in {elapsed:.1f} s"
     assert scores(projector.got("results")[-1]) == expected
+
+
+def test_rate_limits_are_shared_by_the_processes(tmp_path, socks):
+    """With Redis, a limit holds across processes: a workshop's join rate of 4 a minute lets 4
+    new phones in over both processes together, not 4 on each."""
+    if not postgres_available():
+        missing("PostgreSQL", f"start it at {POSTGRES_URL}")
+    if not redis_available():
+        missing("Redis", f"start it at {REDIS_URL}")
+    reset_postgres(POSTGRES_URL)
+    servers = []
+    for _ in range(2):
+        srv = LiveServer(POSTGRES_URL, message_queue=QUEUE, log_dir=tmp_path)
+        srv.env["EDP_JOIN_RATE"] = "4 per 60 seconds"
+        srv.env["EDP_MESSAGE_QUEUE_CHANNEL"] = f"edp-limits-{time.time_ns()}"
+        servers.append(srv)
+    servers[1].env["EDP_MESSAGE_QUEUE_CHANNEL"] = servers[0].env["EDP_MESSAGE_QUEUE_CHANNEL"]
+    info = servers[0].seed()
+    try:
+        for srv in servers:
+            srv.start()
+        acks = []
+        for i in range(6):
+            phone = socks.open(servers[i % 2].url)
+            acks.append(phone.call("join", {"code": info["code"], "helix": "business"}))
+        assert [a.get("ok") is True for a in acks] == [True] * 4 + [False] * 2, acks
+        assert all(a["error"]["code"] == "rate_limited" for a in acks[4:])
+        assert {a["error"]["retry_after"] > 0 for a in acks[4:]} == {True}
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
+def test_rate_limits_count_in_the_process_while_redis_is_unreachable():
+    from edp.limits import Limits
+
+    lim = Limits("redis://127.0.0.1:1/0", "edp-test")
+    spec = "2 per 60 seconds"
+    assert lim.hit(spec, "k") and lim.hit(spec, "k")
+    assert not lim.hit(spec, "k")  # counted in memory: the limit still holds
+    assert lim.limiter is lim.local  # Redis is left alone for a while after the failure

@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
+from . import assets
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES
 from .validation import WirePacket
@@ -33,15 +34,17 @@ def select_locale() -> str:
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(
+    app = assets.VersionedStaticFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        # STATIC_FOLDER: tests serve a copy of static/ to see its version change.
+        static_folder=str((test_config or {}).get("STATIC_FOLDER") or ROOT / "static"),
         instance_path=str((test_config or {}).get("INSTANCE_PATH") or Config.INSTANCE_PATH),
     )
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
+    assets.register(app)
     if not app.config.get("SECRET_KEY") or app.config["SECRET_KEY"] == RETIRED_SECRET:
         # Never a key written in the source code: anyone could sign a facilitator's cookie.
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path))

@@ -1,6 +1,6 @@
 // The one shared module: page data, translated strings, the socket, acks as Promises,
 // the connection banner and a few DOM helpers. No framework, no build step.
-import { io } from "/static/vendor/socket.io.esm.min.js";
+import { io } from "../vendor/socket.io.esm.min.js";
 
 const dataBlock = document.getElementById("page-data");
 export const page = dataBlock ? JSON.parse(dataBlock.textContent) : {};

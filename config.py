@@ -33,6 +33,10 @@ class Config:
     # Pub/sub ignores Redis database numbers: deployments sharing one Redis need their own channel.
     MESSAGE_QUEUE_CHANNEL = os.environ.get("EDP_MESSAGE_QUEUE_CHANNEL", "edp-live")
     BABEL_DEFAULT_LOCALE = "en"
+    # "text" (the default): warnings and errors as plain lines on stderr. "json": one JSON
+    # object a line on stderr for log collectors, with a line per Socket.IO event (workshop,
+    # event, outcome, latency_ms); see docs/operations.md, "Logs".
+    LOG_FORMAT = os.environ.get("EDP_LOG_FORMAT", "text").strip().lower()
     # Public address printed in join links and QR codes; empty = one of the machine's network
     # addresses when the server listens on the network, else the request's (docs/venue.md).
     PUBLIC_URL = os.environ.get("EDP_PUBLIC_URL", "")

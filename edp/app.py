@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
-from . import assets
+from . import assets, logs
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES
 from .validation import WirePacket
@@ -44,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
+    logs.configure(app)
     assets.register(app)
     if not app.config.get("SECRET_KEY") or app.config["SECRET_KEY"] == RETIRED_SECRET:
         # Never a key written in the source code: anyone could sign a facilitator's cookie.
@@ -82,6 +83,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import sockets  # noqa: F401  (registers the handlers)
 
+    # The extension object outlives an app and would keep the previous app's message queue:
+    # each app gets the queue its own config names (none, or EDP_MESSAGE_QUEUE's).
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         message_queue=app.config.get("MESSAGE_QUEUE"),

@@ -20,7 +20,7 @@ from flask_login import current_user
 from flask_socketio import join_room, leave_room
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import method
+from . import logs, method
 from . import workshop as rules
 from .extensions import bound, db, socketio
 from .limits import app_limits, client_address, join_guard, rate_ok, window
@@ -169,10 +169,13 @@ def event(name: str, schema: dict[str, Field]):
         def handler(data=None, *_extra):
             # Extra positional arguments from a client are ignored: a handler that raised a
             # TypeError here would drop the event without an ack.
+            started = time.perf_counter()
             try:
-                return _run(name, schema, fn, data)
+                ack = _run(name, schema, fn, data)
             except Exception:  # noqa: BLE001  (logged there; the client still gets its ack)
-                return _last_resort(name)
+                ack = _last_resort(name)
+            _log_event(name, data, ack, started)
+            return ack
 
         socketio.on_event(name, handler)
         return handler
@@ -180,16 +183,35 @@ def event(name: str, schema: dict[str, Field]):
     return decorate
 
 
-def on_unknown(name: Any = None, *_args):
+def _log_event(name: str, data: Any, ack: dict[str, Any], started: float) -> None:
+    """One line per event handled (EDP_LOG_FORMAT=json): which workshop, which event, the ack's
+    outcome ("ok" or its error code) and the handler's time. Built only when it is logged."""
+    if not logs.EVENTS.isEnabledFor(logging.INFO):
+        return
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    outcome = "ok" if ack.get("ok") else str(ack.get("error", {}).get("code", "internal"))
+    # The workshop the event names (facilitator events), else the one this connection joined
+    # or watches; after a successful join, the one it just joined.
+    workshop = data.get("workshop_id") if isinstance(data, dict) else None
+    if not isinstance(workshop, int) or isinstance(workshop, bool):
+        workshop = session.get("workshop_id") or session.get("screen_workshop_id")
+    logs.EVENTS.info("%s %s in %.1f ms", name, outcome, latency_ms, extra={
+        "workshop": workshop, "event": name, "outcome": outcome, "latency_ms": latency_ms})
+
+
+def on_unknown(name: Any = None, *args):
     """Any other event name, and frames that could not be read (`validation.MALFORMED_EVENT`):
     answered with bad_payload rather than left without an ack (still rate limited)."""
+    started = time.perf_counter()
     try:
         _rate_limit()
         raise fail("bad_payload")
     except EDPError as exc:
-        return _error(exc.code, exc.message, **getattr(exc, "extra", {}))
+        ack = _error(exc.code, exc.message, **getattr(exc, "extra", {}))
     except Exception:  # noqa: BLE001  (logged there; the client still gets its ack)
-        return _last_resort(str(name)[:40])
+        ack = _last_resort(str(name)[:40])
+    _log_event(str(name)[:40], args[0] if args else None, ack, started)
+    return ack
 
 
 socketio.on_event("*", on_unknown)

@@ -1,8 +1,9 @@
 """Public JSON for join pages, and the health check."""
 import logging
+from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import IntegrityError
 
 from .. import workshop as rules
@@ -41,7 +42,8 @@ def workshop_info(code: str):
 @bp.get("/healthz")
 def healthz():
     """200 when the database answers AND takes a write (one row updated and committed: a full
-    disk or a read-only database fails here, as every vote would); 503 with the reason else."""
+    disk or a read-only database fails here, as every vote would) AND, with a Redis message
+    queue, Redis answers a ping; 503 with the reason else."""
     try:
         db.session.execute(sa.text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001  (any failure is the answer)
@@ -58,7 +60,36 @@ def healthz():
     except Exception as exc:  # noqa: BLE001
         db.session.rollback()
         return _unhealthy("database_not_writable", exc)
-    return jsonify({"ok": True})
+    queue = _redis_queue()
+    if queue is None:
+        return jsonify({"ok": True})
+    try:
+        queue.ping()
+    except Exception as exc:  # noqa: BLE001  (any failure is the answer)
+        return _unhealthy("message_queue_unreachable", exc)
+    return jsonify({"ok": True, "database": "ok", "message_queue": "ok"})
+
+
+# One Redis client (and its connection pool) per message-queue URL, reused by every check.
+_redis_clients: dict[str, Any] = {}
+
+
+def _redis_queue():
+    """The Redis client for EDP_MESSAGE_QUEUE when it is a redis:// URL, else None. Broadcasts
+    between processes go through it: a process that cannot reach it serves phones that miss
+    what the others' phones do. One attempt, 1 s at most, so the check itself stays fast."""
+    url = current_app.config.get("MESSAGE_QUEUE") or ""
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    client = _redis_clients.get(url)
+    if client is None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        client = _redis_clients[url] = redis.Redis.from_url(
+            url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    return client
 
 
 def _unhealthy(reason: str, exc: Exception):

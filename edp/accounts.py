@@ -21,6 +21,7 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 
 from .extensions import bound, db, socketio
+from .limits import shared_store_uri
 from .models import Facilitator, Workshop
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,11 @@ def end_sessions(user: Facilitator) -> Callable[[], None]:
 class LoginGuard:
     def __init__(self, app: Flask):
         c = app.config
-        queue = str(c.get("MESSAGE_QUEUE") or "")
-        uri = queue if queue.startswith(("redis://", "rediss://", "unix://")) else "memory://"
+        uri = shared_store_uri(c)
         self.prefix = f"{c.get('MESSAGE_QUEUE_CHANNEL', 'edp-live')}:login"
         self.memory = limits.strategies.MovingWindowRateLimiter(limits.storage.MemoryStorage())
-        self.shared = (None if uri == "memory://" else limits.strategies.MovingWindowRateLimiter(
-            limits.storage.storage_from_string(uri.replace("unix://", "redis+unix://", 1),
-                                               socket_timeout=2, socket_connect_timeout=2)))
+        self.shared = (None if uri is None else limits.strategies.MovingWindowRateLimiter(
+            limits.storage.storage_from_string(uri, socket_timeout=2, socket_connect_timeout=2)))
         self.per_client = limits.parse(c["LOGIN_CLIENT_LIMIT"])
         self.per_account = limits.parse(c["LOGIN_ACCOUNT_LIMIT"])
 

@@ -448,39 +448,49 @@ class SharedPublisher:
         self.redis = redis.Redis.from_url(url, socket_timeout=5)
         self.prefix = f"{channel}:{name}"
         self.setting, self.fn = setting, fn
-        self.token = f"{os.getpid()}-{id(self)}"
         self.running: set[int] = set()
 
     def __call__(self, workshop_id: int) -> None:
-        dirty, lease = self._keys(workshop_id)
+        dirty = self._dirty(workshop_id)
         self.redis.set(dirty, 1, px=60_000)
         if workshop_id in self.running:
             return  # our own loop sees the mark
-        if self.redis.set(lease, self.token, nx=True, px=self.LEASE_MS):
+        lease = self._lease(workshop_id)
+        if lease.acquire(blocking=False):
             self.running.add(workshop_id)
             app = current_app._get_current_object()
-            socketio.start_background_task(self._publish, app, workshop_id)
+            socketio.start_background_task(self._publish, app, workshop_id, lease)
 
-    def _keys(self, workshop_id: int) -> tuple[str, str]:
-        return f"{self.prefix}:{workshop_id}:dirty", f"{self.prefix}:{workshop_id}:lease"
+    def _dirty(self, workshop_id: int) -> str:
+        return f"{self.prefix}:{workshop_id}:dirty"
 
-    def _publish(self, app, workshop_id: int) -> None:
-        dirty, lease = self._keys(workshop_id)
+    def _lease(self, workshop_id: int):
+        """redis-py's Lock: a token of its own, taken with SET NX PX, extended and released by
+        scripts that first check the token, so a lease that expired and went to another
+        process is never released or extended by this one."""
+        return self.redis.lock(f"{self.prefix}:{workshop_id}:lease", timeout=self.LEASE_MS / 1000,
+                               blocking=False, thread_local=False)
+
+    def _publish(self, app, workshop_id: int, lease) -> None:
+        from redis.exceptions import LockError
+
+        dirty = self._dirty(workshop_id)
         interval = float(app.config.get(self.setting) or 0.2)
         try:
             while True:
                 if self.redis.getdel(dirty):
-                    self.redis.pexpire(lease, self.LEASE_MS)
+                    lease.reacquire()  # another LEASE_MS from now; LockError if it was lost
                     run_in_background(app, self.fn, workshop_id)
                     socketio.sleep(interval)
                     continue
                 # Quiet: let the lease go, unless a change marked the workshop meanwhile and
                 # nobody else has taken the lease since.
-                if self.redis.get(lease) == self.token.encode():
-                    self.redis.delete(lease)
-                if not (self.redis.exists(dirty)
-                        and self.redis.set(lease, self.token, nx=True, px=self.LEASE_MS)):
+                lease.release()
+                if not (self.redis.exists(dirty) and lease.acquire(blocking=False)):
                     return
+        except LockError:
+            log.info("%s lease for workshop %s expired; another process publishes",
+                     self.setting, workshop_id)
         except Exception:
             log.exception("%s publisher stopped", self.setting)
         finally:

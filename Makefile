@@ -20,9 +20,11 @@ $(RUNTIME): requirements/main.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --require-hashes --no-deps -r requirements/main.txt
 	$(PIP) --no-deps -e .
-	@if $(BIN)/pip show eventlet >/dev/null 2>&1; then \
-		echo "eventlet is installed: Flask-SocketIO would pick it; removing"; \
-		$(BIN)/pip uninstall -y eventlet; fi
+	@# Either would change how WebSockets are served: Flask-SocketIO would pick eventlet over
+	@# gevent, python-engineio gevent-websocket over simple-websocket (both left by older set-ups).
+	@for pkg in eventlet gevent-websocket; do \
+		if $(BIN)/pip show $$pkg >/dev/null 2>&1; then \
+			echo "$$pkg is installed: removing it"; $(BIN)/pip uninstall -y -q $$pkg; fi; done
 	touch $@
 
 $(STAMP): requirements/dev.txt $(RUNTIME)

@@ -1,6 +1,5 @@
 """The HTTP server of `edp run`: gevent's WSGI server (what `socketio.run` starts; WebSockets
-through python-engineio's simple-websocket driver, or gevent-websocket's handler where that
-package is installed), plus what a server on a venue's Wi-Fi needs against slow or idle
+through python-engineio's simple-websocket driver), plus what a server on a venue's Wi-Fi needs against slow or idle
 clients: a deadline for each request's line and headers (slow-loris), the same deadline for an
 idle keep-alive connection, and the open-files limit raised to what the system allows.
 
@@ -15,9 +14,9 @@ import resource
 import gevent
 from gevent import pywsgi
 
-try:  # gevent-websocket, where installed: python-engineio then expects its handler
+try:  # left installed by an older set-up: python-engineio then expects its handler
     from geventwebsocket.handler import WebSocketHandler as BaseHandler
-except ImportError:  # simple-websocket takes the socket from pywsgi's environ
+except ImportError:  # simple-websocket (the dependency) takes the socket from the environ
     BaseHandler = pywsgi.WSGIHandler
 
 from config import Config
@@ -56,6 +55,15 @@ class TimeoutHandler(BaseHandler):
         finally:
             if self._header_timer is not None:
                 self._header_timer.close()
+
+    def run_application(self):
+        try:
+            return super().run_application()
+        finally:
+            # A WebSocket ends its connection: never wait for another request on it (a client
+            # closing cleanly waits for the socket to close after the close frames).
+            if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+                self.close_connection = True
 
     def _handle_client_error(self, ex):
         if isinstance(ex, HeaderTimeout):

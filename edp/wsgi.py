@@ -1,8 +1,9 @@
-"""The application for a WSGI server (gunicorn with one gevent-websocket worker per process).
+"""The application for a WSGI server (gunicorn with one gevent worker per process).
 
-    gunicorn -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker -w 1 edp.wsgi:app
+    gunicorn -c deploy/gunicorn.conf.py --bind 127.0.0.1:8001 edp.wsgi:app
 
-(`-k edp.server.Worker` is the same worker with `edp run`'s header deadline, EDP_HEADER_TIMEOUT.)
+(the configuration picks `edp.server.Worker`: gevent's WSGI server with `edp run`'s header
+deadline, EDP_HEADER_TIMEOUT).
 
 Unlike `edp:create_app()`, this also freezes what start-up left out of the garbage collector's
 reach (see `edp.cli.freeze_startup`), as `edp run` does.

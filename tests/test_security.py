@@ -295,8 +295,7 @@ def test_a_websocket_from_a_foreign_origin_is_refused_by_the_real_server(tmp_pat
 
         def opens_a_session(**options) -> bool:
             """True when Engine.IO opens a session (its first frame is the open packet).
-            gevent-websocket completes the upgrade before the app runs, so a refusal shows as
-            a bad status or as a socket closed without that packet."""
+            A refusal shows as a bad status or as a socket closed without that packet."""
             try:
                 conn = websocket.create_connection(ws_url, timeout=5, **options)
             except websocket.WebSocketBadStatusException:

@@ -123,17 +123,24 @@ class Proc:
 class Server:
     """One `edp run` subprocess."""
 
-    def __init__(self, env: dict, log_dir: Path):
+    def __init__(self, env: dict, log_dir: Path, floor_db: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env
         self.log_path = log_dir / f"server-{self.port}.log"
         self.proc: subprocess.Popen | None = None
+        self.floor_db = floor_db  # the bare floor server (bench/floor.py) instead of edp run
+
+    def command(self) -> list[str]:
+        if self.floor_db is not None:
+            return [sys.executable, str(Path(__file__).resolve().parent / "floor.py"),
+                    "--port", str(self.port), "--db", str(self.floor_db)]
+        return [edp_bin(), "run", "--host", "127.0.0.1", "--port", str(self.port)]
 
     def start(self) -> Server:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [edp_bin(), "run", "--host", "127.0.0.1", "--port", str(self.port)],
+            self.command(),
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
@@ -369,11 +376,23 @@ class Worker:
             spent = sum(ph.ballot.values())
             room = budget - spent
             open_ = [d for d in domains if ph.ballot.get(d, 0) < cap]
-            if room <= 0 or not open_:
+            if (room <= 0 or not open_) and not p.get("taps"):
                 return
-            d = rng.choice(open_)
-            cur = ph.ballot.get(d, 0)
-            new = cur + rng.randint(1, min(cap - cur, room, 3))
+            if p.get("taps"):
+                # One tap: a domain one point up (while there is room) or down (if it has any).
+                d = rng.choice(domains)
+                cur = ph.ballot.get(d, 0)
+                up = cur < cap and room > 0
+                if cur > 0 and (not up or rng.random() < 0.35):
+                    new = cur - 1
+                elif up:
+                    new = cur + 1
+                else:
+                    continue
+            else:
+                d = rng.choice(open_)
+                cur = ph.ballot.get(d, 0)
+                new = cur + rng.randint(1, min(cap - cur, room, 3))
             self.vstats["sent"] += 1
             try:
                 ack, ts, ta = await ph.conn.call("vote", {"domain_id": d, "points": new},
@@ -638,7 +657,7 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
         pipe.send(("vote", {"start_at": t0, "duration": duration, "votes": args.votes,
                             "budget": budget, "cap": cap, "domains": domains,
                             "timeout": args.ack_timeout, "deadline": deadline,
-                            "seed": args.seed}))
+                            "seed": args.seed, "taps": args.taps}))
     votes = await asyncio.gather(*(recv(p) for p in pipes))
     t_last_ack = time.monotonic()
 
@@ -657,7 +676,7 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
             source = Projector()
             for t, d in fac_results:
                 source.on_results(d, t)
-        if source.total() >= expected - 1e-6:
+        if abs(source.total() - expected) < 1e-6:
             break
         await asyncio.sleep(0.1)
     t1 = time.monotonic()
@@ -671,7 +690,9 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
             best.append(tot)
             times.append(t)
     v2p, unseen, cum = [], 0, baseline
-    for t_ack, delta, _ in acked:
+    # (With --taps totals also go down: the running maximum no longer tells which results
+    # carried which vote, so only the settling time is reported.)
+    for t_ack, delta, _ in ([] if args.taps else acked):
         cum += delta
         k = bisect.bisect_left(best, cum - 1e-6)
         if k >= len(best):
@@ -879,11 +900,51 @@ def parse_args(argv=None):
                     help="with --probe: prototypes of the proposed changes to switch on, e.g. "
                          "counts,light,phonerate,core,joinstate,freeze (see bench/probe)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--taps", action="store_true",
+                    help="phones adjust their points as people tap + and -: each vote event "
+                         "moves one domain by one point up or down (within budget and cap), "
+                         "not only upwards")
+    ap.add_argument("--baseline", action="store_true",
+                    help="run the same scenario twice, against EDP Live and then against the "
+                         "bare floor server (bench/floor.py), and print the server CPU per "
+                         "vote of both and their ratio")
+    ap.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return ap.parse_args(argv)
 
 
+def baseline(argv: list[str]) -> int:
+    """--baseline: the same scenario against EDP Live, then against the floor server, each in
+    its own run of this script; then the CPU per vote of both and their ratio."""
+    argv = [a for a in argv if a != "--baseline"]
+    out = Path(tempfile.mkdtemp(prefix="edp-baseline-"))
+    figures = {}
+    for kind in ("edp", "floor"):
+        path = out / f"{kind}.json"
+        extra = ["--json", str(path)] + (["--floor"] if kind == "floor" else [])
+        done = subprocess.run([sys.executable, __file__, *argv, *extra])
+        if done.returncode != 0 or not path.exists():
+            print(f"the {kind} run failed", file=sys.stderr)
+            return 1
+        figures[kind] = json.loads(path.read_text())
+    shutil.rmtree(out, ignore_errors=True)
+    edp, floor = figures["edp"], figures["floor"]
+    print("\n== EDP Live against the floor (the same scenario, the same machine) ==")
+    for name, r in (("EDP Live", edp), ("floor", floor)):
+        v = r["vote"]
+        print(f"{name:<10} {r['cpu_per_vote_ms']:.2f} ms of server CPU per vote; vote ack p50/p95 "
+              f"{ms(v['ack_p50'])}/{ms(v['ack_p95'])} ms; {v['acked']}/{v['sent']} acked; "
+              f"lost {r.get('db', {}).get('lost', '-')}")
+    if edp.get("cpu_per_vote_ms") and floor.get("cpu_per_vote_ms"):
+        print(f"ratio      {edp['cpu_per_vote_ms'] / floor['cpu_per_vote_ms']:.2f}x the floor's "
+              "CPU per vote (target: at most 1.3x)")
+    return 0
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--baseline" in argv:
+        return baseline(argv)
     args = parse_args(argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = args.phones + 1000
@@ -935,6 +996,12 @@ def main(argv=None) -> int:
             info = {"id": args.workshop_id, "code": args.code}
             db_url = args.db_url
             pids = args.server_pid
+        elif args.floor:
+            db_url = f"sqlite:///{tmp / 'floor.sqlite3'}"
+            info = {"id": 1, "code": "FLOOR1"}
+            servers.append(Server(dict(os.environ), tmp, floor_db=tmp / "floor.sqlite3"))
+            servers[0].start()
+            urls, pids = [servers[0].url], [servers[0].proc.pid]
         else:
             if args.postgres:
                 db_url, pg_db = make_pg(args.postgres)
@@ -1002,6 +1069,12 @@ def main(argv=None) -> int:
         for stage, (a, b) in stage_t.items():
             report["server"][stage] = sampler.window(a, b)
         report["server"]["whole"] = sampler.window(t_begin, time.monotonic())
+        # Server CPU per acked vote over the vote stage (every process summed): the figure
+        # --baseline compares with the floor.
+        vote_cpu = [x for x in report["server"]["vote"]["cpu_pct"] if x is not None]
+        a_, b_ = stage_t["vote"]
+        report["cpu_per_vote_ms"] = (10 * sum(vote_cpu) * (b_ - a_)
+                                     / max(1, report["vote"]["acked"]) if vote_cpu else None)
         report["server"]["rss_hwm_mb"] = [
             (Proc(p).mem()[1] or 0) / 2**20 for p in pids]
         if db_url:
@@ -1083,7 +1156,7 @@ def print_report(r: dict, args) -> None:
         return " + ".join("-" if x is None else f"{x:.0f}" for x in s[stage]["rss_peak_mb"])
 
     print()
-    print(f"== EDP Live load: {r['phones']} phones, {r['server_procs']} server process(es), "
+    print(f"== {'the floor (bench/floor.py)' if args.floor else 'EDP Live'} load: {r['phones']} phones, {r['server_procs']} server process(es), "
           f"{r['procs']} load processes, {v['domains']} domains, results "
           f"{'hidden' if args.hidden else 'shown to phones'} ==")
     print(f"connect           {j['connect_ok']}/{r['phones']} ok"
@@ -1118,7 +1191,8 @@ def print_report(r: dict, args) -> None:
     vps = v["votes_per_s"]
     print(f"throughput        {vps:.0f} votes/s acked (target rate {args.vote_rate:.0f}/s)"
           if vps else "throughput        -")
-    print(f"server CPU        join {cpu('join')}, vote {cpu('vote')}, whole run {cpu('whole')}")
+    print(f"server CPU        join {cpu('join')}, vote {cpu('vote')}, whole run {cpu('whole')}"
+          + (f"; {r['cpu_per_vote_ms']:.2f} ms per vote" if r.get("cpu_per_vote_ms") else ""))
     print(f"server RSS (MB)   peak join {rss('join')}, vote {rss('vote')}; high-water "
           + " + ".join(f"{x:.0f}" for x in s["rss_hwm_mb"]))
     print("load CPU (s)      " + ", ".join(f"{x:.1f}" for x in r["load_cpu_s"]))

@@ -57,13 +57,30 @@ class TimeoutHandler(BaseHandler):
                 self._header_timer.close()
 
     def run_application(self):
-        try:
+        if BaseHandler is not pywsgi.WSGIHandler or \
+                self.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
             return super().run_application()
+        # A WebSocket (simple-websocket) answers the upgrade and sends its frames on the socket
+        # itself, and the application returns when it has closed. pywsgi must then add nothing
+        # (an HTTP response written after the frames reads as "Invalid frame header" in the
+        # browser) and must not wait for another request on the connection (a client closing
+        # cleanly would wait for it). python-engineio still calls start_response with 200 and
+        # an empty body after a WebSocket it served; a refused upgrade (400) is sent as usual.
+        self.close_connection = True
+        self.result = self.application(self.environ, self.start_response)
+        try:
+            status = self.status
+            if isinstance(status, bytes):  # pywsgi keeps the status line encoded
+                status = status.decode("latin-1")
+            if status is not None and not status.startswith("200"):
+                self.process_result()
+            else:
+                self.status, self.response_length = b"101 Switching Protocols", 0
         finally:
-            # A WebSocket ends its connection: never wait for another request on it (a client
-            # closing cleanly waits for the socket to close after the close frames).
-            if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-                self.close_connection = True
+            close = getattr(self.result, "close", None)
+            self.result = None
+            if close is not None:
+                close()
 
     def _handle_client_error(self, ex):
         if isinstance(ex, HeaderTimeout):

@@ -449,6 +449,7 @@ class SharedPublisher:
         self.prefix = f"{channel}:{name}"
         self.setting, self.fn = setting, fn
         self.running: set[int] = set()
+        self.watching: set[int] = set()
 
     def __call__(self, workshop_id: int) -> None:
         dirty = self._dirty(workshop_id)
@@ -456,10 +457,25 @@ class SharedPublisher:
         if workshop_id in self.running:
             return  # our own loop sees the mark
         lease = self._lease(workshop_id)
+        app = current_app._get_current_object()
         if lease.acquire(blocking=False):
             self.running.add(workshop_id)
-            app = current_app._get_current_object()
             socketio.start_background_task(self._publish, app, workshop_id, lease)
+        elif workshop_id not in self.watching:
+            # Another process holds the lease. If it died holding it, nobody would publish this
+            # change: look again once the lease has run out, and publish what is still marked.
+            self.watching.add(workshop_id)
+            socketio.start_background_task(self._look_again, app, workshop_id)
+
+    def _look_again(self, app, workshop_id: int) -> None:
+        socketio.sleep(self.LEASE_MS / 1000 + 0.1)
+        self.watching.discard(workshop_id)
+        try:
+            if self.redis.exists(self._dirty(workshop_id)):
+                with app.app_context():
+                    self(workshop_id)
+        except Exception:
+            log.exception("%s publisher could not look again", self.setting)
 
     def _dirty(self, workshop_id: int) -> str:
         return f"{self.prefix}:{workshop_id}:dirty"

@@ -875,14 +875,25 @@ def on_vote(d):
 
 @event("score", {
     "domain_id": ID,
-    "criterion": Field(str, max_len=40),
-    "value": Field(int, min=1, max=5),
+    "criterion": Field(str, required=False, max_len=40),
+    "value": Field(int, required=False, min=1, max=5),
+    # Or a whole card at once: {criterion: value, ...} for this domain (one event, one
+    # transaction, instead of one per criterion).
+    "scores": Field(dict, required=False),
     "client_id": CLIENT_ID,
 })
 def on_score(d):
     p = current_participant()
     wid = p.workshop_id
-    rules.score(p, d["domain_id"], d["criterion"], d["value"])
+    if "scores" in d:
+        if "criterion" in d or "value" in d or len(d["scores"]) > 50:
+            raise fail("bad_payload")
+        values = d["scores"]
+    elif "criterion" in d and "value" in d:
+        values = {d["criterion"]: d["value"]}
+    else:
+        raise fail("bad_payload")
+    rules.score_many(p, d["domain_id"], values)
     after_commit(lambda: schedule_results(wid))
     after_commit(lambda: schedule_progress(wid))
     return {}

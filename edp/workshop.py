@@ -609,27 +609,34 @@ def vote(p: Participant, domain_id: int, points: int) -> int:
 
 
 def score(p: Participant, domain_id: int, criterion: str, value: int) -> None:
+    score_many(p, domain_id, {criterion: value})
+
+
+def score_many(p: Participant, domain_id: int, values: dict[str, int]) -> None:
+    """Set this participant's values (1..5) for one domain on several criteria at once: one
+    transaction and one ballot check for a whole card, one event per value that changed (the
+    record and `edp workshop verify` read them as single scores). All or nothing: one unknown
+    criterion or value out of range refuses the lot."""
     ws = workshop_by_id(p.workshop_id)
     _check_ballot(ws, p, "score", domain_id)
-    if criterion not in {c["key"] for c in ws.criteria} or not 1 <= value <= 5:
+    keys = [c["key"] for c in ws.criteria]
+    if not values or any(k not in keys or type(v) is not int or not 1 <= v <= 5
+                         for k, v in values.items()):
         raise fail("bad_payload")
     p = _lock(p)
-    row = db.session.scalar(
-        sa.select(Score).where(
-            Score.participant_id == p.id, Score.domain_id == domain_id, Score.criterion == criterion
-        )
-    )
-    before = row.value if row else None
-    if row is None:
-        db.session.add(
-            Score(workshop_id=ws.id, participant_id=p.id, domain_id=domain_id,
-                  criterion=criterion, value=value)
-        )
-    else:
-        row.value = value
-    if before != value:
-        record(ws, "score", "participant", p, domain_id=domain_id, criterion=criterion,
-               value=value, before=before)
+    rows = {r.criterion: r for r in db.session.scalars(
+        sa.select(Score).where(Score.participant_id == p.id, Score.domain_id == domain_id))}
+    for criterion in (k for k in keys if k in values):  # the template's order, every time
+        value, row = values[criterion], rows.get(criterion)
+        before = row.value if row else None
+        if row is None:
+            db.session.add(Score(workshop_id=ws.id, participant_id=p.id, domain_id=domain_id,
+                                 criterion=criterion, value=value))
+        else:
+            row.value = value
+        if before != value:
+            record(ws, "score", "participant", p, domain_id=domain_id, criterion=criterion,
+                   value=value, before=before)
 
 
 def rank(p: Participant, order: list[int]) -> None:

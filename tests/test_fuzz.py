@@ -148,6 +148,8 @@ def field_values(place: Place, name: str, clean: bool = False) -> st.SearchStrat
         "points": st.integers(-2, 12), "value": st.integers(-1, 7), "rank": st.integers(-1, 7),
         "seconds": st.integers(-5, 100_000),
         "criterion": st.sampled_from(place.criteria + ["", "nope"]),
+        "scores": st.dictionaries(st.sampled_from(place.criteria + ["", "nope"]),
+                                  st.integers(-1, 7), max_size=6),
         "order": st.lists(ids, max_size=8),
         "stance": st.sampled_from([*rules.STANCES, "Support", ""]),
         "phase": st.sampled_from([*rules.PHASES, "voting", ""]),

@@ -484,6 +484,38 @@ def test_score_sets_values_and_refuses_bad_ones(app, room):
     assert me["scores"] == {str(d): {"assets": 5}}
 
 
+def test_a_whole_card_of_scores_in_one_event(app, room):
+    """A phone may send one domain's values on every criterion in one `score` event: the same
+    stored values, results and event log as one event per criterion, all or nothing."""
+    r = room("vote", method="score")
+    d = r.seeds[0]
+    card = {"assets": 5, "innovation": 3, "market": 4, "sustainability": 2, "fundability": 1}
+    one_by_one, at_once = r.phone("business"), r.phone("business")
+    for criterion, value in card.items():
+        ok(one_by_one.emit("score", {"domain_id": d, "criterion": criterion, "value": value}))
+    n = len(events(app, r.id))
+    ok(at_once.emit("score", {"domain_id": d, "scores": card}))
+    assert len(events(app, r.id)) == n + 5  # one event per value, as if sent one by one
+    got = _by_id(last(r.console, "results"))[d]
+    assert got["voters"] == 2
+    assert got["score"] == pytest.approx(5 * .25 + 3 * .2 + 4 * .2 + 2 * .2 + 1 * .15)
+    me = ok(anonymous(app).emit("join", {"code": r.code, "token": at_once.token}))["state"]["me"]
+    assert me["scores"] == {str(d): card}
+    # Changing two values sends two events; an unchanged card records nothing.
+    ok(at_once.emit("score", {"domain_id": d, "scores": {**card, "assets": 1, "market": 1}}))
+    ok(at_once.emit("score", {"domain_id": d, "scores": {**card, "assets": 1, "market": 1}}))
+    assert len(events(app, r.id)) == n + 7
+    before = snapshot(app)
+    for bad in ({}, {"assets": 3, "beauty": 3}, {"assets": 6}, {"assets": "3"},
+                {"assets": True}, {"assets": 2.5}):
+        err(at_once.emit("score", {"domain_id": d, "scores": bad}), "bad_payload")
+    err(at_once.emit("score", {"domain_id": d, "scores": card, "criterion": "assets",
+                               "value": 2}), "bad_payload")
+    err(at_once.emit("score", {"domain_id": d}), "bad_payload")
+    err(at_once.emit("score", {"domain_id": d, "scores": [5, 3]}), "bad_payload")
+    assert snapshot(app) == before  # nothing half-stored
+
+
 def test_score_and_rank_in_a_dot_workshop_are_wrong_method(app, room):
     r = room("vote")
     phone = r.phone()

@@ -356,8 +356,12 @@ class Worker:
         for ph in self.phones:
             if ph.pid is None or ph.conn is None:
                 continue
+            phone_rng = random.Random(p["seed"] * 7919 + ph.index)
+            if p.get("method") == "score":
+                tasks.append(self._score_phone(ph, p, rng, phone_rng))
+                continue
             times = sorted(rng.uniform(0, p["duration"]) for _ in range(p["votes"]))
-            tasks.append(self._vote_phone(ph, times, p, random.Random(p["seed"] * 7919 + ph.index)))
+            tasks.append(self._vote_phone(ph, times, p, phone_rng))
         try:
             await asyncio.wait_for(asyncio.gather(*tasks), p["deadline"] - time.monotonic())
         except TimeoutError:
@@ -406,6 +410,34 @@ class Worker:
             if ack.get("ok"):
                 ph.ballot[d] = new
                 self.vstats["acked"].append((ta, new - cur, ta - ts))
+            else:
+                self.vstats["err"][ack.get("error", {}).get("code", "?")] += 1
+
+    async def _score_phone(self, ph: Phone, p: dict, rng: random.Random,
+                           phone_rng: random.Random):
+        """Score method: every domain on every criterion, a card (one event) per domain, or one
+        event per value with `single`, at random moments over the stage."""
+        cards = [(d, {c: phone_rng.randint(1, 5) for c in p["criteria"]}) for d in p["domains"]]
+        sends = ([(d, {c: v}) for d, card in cards for c, v in card.items()] if p["single"]
+                 else cards)
+        times = sorted(rng.uniform(0, p["duration"]) for _ in sends)
+        for offset, (d, values) in zip(times, sends, strict=True):
+            await asyncio.sleep(max(0.0, p["start_at"] + offset - time.monotonic()))
+            payload = ({"domain_id": d, "criterion": next(iter(values)),
+                        "value": next(iter(values.values()))} if p["single"]
+                       else {"domain_id": d, "scores": values})
+            self.vstats["sent"] += 1
+            try:
+                ack, ts, ta = await ph.conn.call("score", payload, p["timeout"])
+            except Exception as exc:
+                self.vstats["err"][type(exc).__name__ or "timeout"] += 1
+                for c, v in values.items():
+                    ph.uncertain[f"{d}:{c}"] = (ph.ballot.get(f"{d}:{c}"), v)
+                return
+            if ack.get("ok"):
+                for c, v in values.items():
+                    ph.ballot[f"{d}:{c}"] = v
+                self.vstats["acked"].append((ta, len(values), ta - ts))
             else:
                 self.vstats["err"][ack.get("error", {}).get("code", "?")] += 1
 
@@ -509,9 +541,10 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
     if not ack.get("ok"):
         raise SystemExit(f"facilitate failed: {ack}")
     ws = ack["state"]["workshop"]
-    if ws["method"] != "dot":
-        raise SystemExit("the benchmark votes with the dot method; the workshop uses "
-                         + ws["method"])
+    if ws["method"] != args.method:
+        raise SystemExit(f"the benchmark votes with the {args.method} method; the workshop "
+                         f"uses {ws['method']} (--method)")
+    criteria = [c["key"] for c in ws.get("criteria") or []]
     helices = [h["key"] for h in ws["helices"]]
     budget, cap = int(ws["budget"]), int(ws.get("cap") or ws["budget"])
 
@@ -647,9 +680,14 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
         # Hidden results reach only the console; use it to follow the totals.
         fac_results: list = []
         fac.raw_handlers["results"] = lambda d, t: fac_results.append((t, d))
-    n_votes = join["join_ok"] * args.votes
+    per_phone = args.votes
+    if args.method == "score":
+        per_phone = len(domains) * (len(criteria) if args.score_single else 1)
+    n_votes = join["join_ok"] * per_phone
     duration = n_votes / args.vote_rate if args.vote_rate > 0 else 0.0
-    print(f"voting: {join['join_ok']} phones x {args.votes} votes on {len(domains)} domains,"
+    what = ("score events (one per value)" if args.score_single else "score cards") \
+        if args.method == "score" else "votes"
+    print(f"voting: {join['join_ok']} phones x {per_phone} {what} on {len(domains)} domains,"
           f" {args.vote_rate}/s for {duration:.0f} s...", flush=True)
     t0 = time.monotonic() + 0.5
     deadline = t0 + duration + args.stage_timeout
@@ -657,7 +695,8 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
         pipe.send(("vote", {"start_at": t0, "duration": duration, "votes": args.votes,
                             "budget": budget, "cap": cap, "domains": domains,
                             "timeout": args.ack_timeout, "deadline": deadline,
-                            "seed": args.seed, "taps": args.taps}))
+                            "seed": args.seed, "taps": args.taps, "method": args.method,
+                            "criteria": criteria, "single": args.score_single}))
     votes = await asyncio.gather(*(recv(p) for p in pipes))
     t_last_ack = time.monotonic()
 
@@ -670,7 +709,7 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
         source = Projector()
         for t, d in fac_results:
             source.on_results(d, t)
-    settle_deadline = time.monotonic() + args.stage_timeout
+    settle_deadline = time.monotonic() + (0 if args.method == "score" else args.stage_timeout)
     while time.monotonic() < settle_deadline:
         if args.hidden:
             source = Projector()
@@ -692,7 +731,7 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
     v2p, unseen, cum = [], 0, baseline
     # (With --taps totals also go down: the running maximum no longer tells which results
     # carried which vote, so only the settling time is reported.)
-    for t_ack, delta, _ in ([] if args.taps else acked):
+    for t_ack, delta, _ in ([] if args.taps or args.method == "score" else acked):
         cum += delta
         k = bisect.bisect_left(best, cum - 1e-6)
         if k >= len(best):
@@ -717,8 +756,9 @@ async def scenario(args, urls: list[str], info: dict, cookie: str, pipes, sample
     ballots: dict[int, dict] = {}
     uncertain: dict[int, dict] = {}
     for v in votes:
-        ballots.update({int(k): {int(d): p for d, p in b.items()} for k, b in v["ballots"].items()})
-        uncertain.update({int(k): {int(d): tuple(x) for d, x in u.items()}
+        key = str if args.method == "score" else int
+        ballots.update({int(k): {key(d): p for d, p in b.items()} for k, b in v["ballots"].items()})
+        uncertain.update({int(k): {key(d): tuple(x) for d, x in u.items()}
                           for k, u in v["uncertain"].items()})
     report["_ballots"], report["_uncertain"] = ballots, uncertain
     report["_stage_t"] = stage_t
@@ -799,6 +839,38 @@ def check_db(db_url: str, workshop_id: int, ballots: dict, uncertain: dict) -> d
     return {"lost": lost, "wrong": wrong, "stored_points": stored_points,
             "acked_points": expected_points, "vote_events": int(events or 0),
             "uncertain": sum(len(u) for u in uncertain.values()), "examples": examples[:10]}
+
+
+def check_scores(db_url: str, workshop_id: int, ballots: dict, uncertain: dict) -> dict:
+    """Score method: every acked value stored (ballot keys "domain:criterion")."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT participant_id, domain_id, criterion, value FROM score "
+            "WHERE workshop_id = :w"), {"w": workshop_id}).all()
+        events = conn.execute(sa.text(
+            "SELECT count(*) FROM event WHERE workshop_id = :w AND kind = 'score'"),
+            {"w": workshop_id}).scalar()
+    engine.dispose()
+    stored = {(int(p), f"{d}:{c}"): int(v) for p, d, c, v in rows}
+    lost = wrong = 0
+    for pid, ballot in ballots.items():
+        for key, value in ballot.items():
+            if key in uncertain.get(pid, {}):
+                continue
+            got = stored.get((pid, key))
+            lost += got is None
+            wrong += got is not None and got != value
+    for pid, u in uncertain.items():
+        for key, (old, new) in u.items():
+            if stored.get((pid, key)) not in (old, new):
+                wrong += 1
+    acked = sum(len(b) for b in ballots.values())
+    return {"lost": lost, "wrong": wrong, "stored_points": len(stored), "acked_points": acked,
+            "vote_events": int(events or 0),
+            "uncertain": sum(len(u) for u in uncertain.values()), "examples": []}
 
 
 # ====================================================================== profiling
@@ -909,6 +981,11 @@ def parse_args(argv=None):
                          "bare floor server (bench/floor.py), and print the server CPU per "
                          "vote of both and their ratio")
     ap.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--method", choices=("dot", "score"), default="dot",
+                    help="score: every phone scores every domain on every criterion, a card "
+                         "(one event of all criteria) per domain; --vote-rate is events/s")
+    ap.add_argument("--score-single", action="store_true",
+                    help="with --method score: one event per criterion value (the old way)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return ap.parse_args(argv)
 
@@ -1027,7 +1104,8 @@ def main(argv=None) -> int:
             cli(env, "init-db")
             cli(env, "facilitator", "add", args.email)
             info = json.loads(cli(env, "workshop", "create", "--template", args.template,
-                                  "--facilitator", args.email).strip().splitlines()[-1])
+                                  "--facilitator", args.email, "--method", args.method)
+                              .strip().splitlines()[-1])
             for _ in range(args.server_procs):
                 servers.append(Server({**env}, tmp))
             for s in servers:
@@ -1078,7 +1156,8 @@ def main(argv=None) -> int:
         report["server"]["rss_hwm_mb"] = [
             (Proc(p).mem()[1] or 0) / 2**20 for p in pids]
         if db_url:
-            report["db"] = check_db(db_url, info["id"], ballots, uncertain)
+            report["db"] = (check_scores if args.method == "score" else check_db)(
+                db_url, info["id"], ballots, uncertain)
         if args.probe or args.proto:
             time.sleep(2.5)  # the probe writes every two seconds
             report["probe"] = []

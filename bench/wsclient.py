@@ -30,7 +30,13 @@ class SocketIOError(Exception):
 class Conn:
     """One client connection. `raw_handlers[event](data: bytes, t: float)` sees broadcasts."""
 
+    # Offer permessage-deflate as browsers do (EDP_BENCH_DEFLATE=0 turns it off): a server that
+    # accepts then compresses every message it sends, which costs it CPU per phone.
+    DEFLATE = os.environ.get("EDP_BENCH_DEFLATE", "1") != "0"
+
     def __init__(self) -> None:
+        self.inflater = None  # set when the server accepted permessage-deflate
+        self._compressed = False
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.acks: dict[int, asyncio.Future] = {}
@@ -63,6 +69,8 @@ class Conn:
         ]
         if cookie:
             lines.append(f"Cookie: {cookie}")
+        if self.DEFLATE:
+            lines.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
@@ -72,6 +80,12 @@ class Conn:
         if not head.startswith(b"HTTP/1.1 101"):
             writer.close()
             raise SocketIOError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+        if b"permessage-deflate" in head.lower():
+            import zlib
+
+            # The server keeps its compression context between messages unless it said
+            # server_no_context_takeover: one decompressor for the connection does both.
+            self.inflater = zlib.decompressobj(-15)
         self.reader, self.writer = reader, writer
         self._task = asyncio.ensure_future(self._read_loop())
         try:
@@ -151,6 +165,7 @@ class Conn:
                     data = unmasked.to_bytes(n, "big")
                 op, fin = b0 & 0x0F, b0 & 0x80
                 if op in (1, 2):
+                    self._compressed = bool(b0 & 0x40)  # RSV1 on the first frame
                     if not fin:
                         frags, self._frag_op = [data], op
                         continue
@@ -159,6 +174,8 @@ class Conn:
                     if not fin:
                         continue
                     data, frags = b"".join(frags), []
+                if op in (0, 1, 2) and self._compressed and self.inflater is not None:
+                    data = self.inflater.decompress(data + b"\x00\x00\xff\xff")
                 elif op == 8:
                     break
                 elif op == 9:

@@ -142,6 +142,12 @@ class Config:
     # (also how long an idle keep-alive connection is kept); 0 turns it off. `edp run` only;
     # behind nginx, client_header_timeout does the same (docs/deployment.md).
     HEADER_TIMEOUT = float(os.environ.get("EDP_HEADER_TIMEOUT", "10"))
+    # WebSocket compression (permessage-deflate), which every browser offers. Off unless
+    # EDP_WS_COMPRESSION=1: the server then keeps a compressor per phone and compresses every
+    # message for each phone separately; at a 2,000-phone vote burst that tripled the CPU per
+    # vote and doubled the memory (docs/performance.md, issue 19). Turn it on where the venue's
+    # bandwidth, not the server, is the limit (messages shrink to about a quarter).
+    WS_COMPRESSION = os.environ.get("EDP_WS_COMPRESSION", "") == "1"
     # Seconds between the checks that re-send a workshop's state to this process's clients when
     # a change made on another process did not reach them (a Redis outage); 0 = off.
     RESYNC_INTERVAL = float(os.environ.get("EDP_RESYNC_INTERVAL", "3"))

@@ -174,8 +174,6 @@ class Conn:
                     if not fin:
                         continue
                     data, frags = b"".join(frags), []
-                if op in (0, 1, 2) and self._compressed and self.inflater is not None:
-                    data = self.inflater.decompress(data + b"\x00\x00\xff\xff")
                 elif op == 8:
                     break
                 elif op == 9:
@@ -183,6 +181,8 @@ class Conn:
                     continue
                 else:
                     continue
+                if self._compressed and self.inflater is not None:
+                    data = self.inflater.decompress(data + b"\x00\x00\xff\xff")
                 self._on_message(data, time.monotonic())
         except (asyncio.IncompleteReadError, ConnectionError, OSError, asyncio.CancelledError):
             pass

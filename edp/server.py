@@ -34,6 +34,7 @@ class TimeoutHandler(BaseHandler):
     in, the request (a long-poll, a WebSocket) has all the time it needs."""
 
     header_timeout: float = Config.HEADER_TIMEOUT
+    ws_compression: bool = Config.WS_COMPRESSION
     _header_timer = None
 
     def handle_one_request(self):
@@ -67,6 +68,8 @@ class TimeoutHandler(BaseHandler):
         # cleanly would wait for it). python-engineio still calls start_response with 200 and
         # an empty body after a WebSocket it served; a refused upgrade (400) is sent as usual.
         self.close_connection = True
+        if not self.ws_compression:  # the offer unseen, the WebSocket is not compressed
+            self.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         self.result = self.application(self.environ, self.start_response)
         try:
             status = self.status

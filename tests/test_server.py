@@ -500,3 +500,43 @@ def test_a_crowd_gets_fewer_broadcasts_that_still_end_on_the_truth(server, socks
     for mine, full in zip(phone_view["ranking"], screen_view["ranking"]):
         assert mine == {k: full[k] for k in mine}
         assert {"title", "by_helix", "balanced_score", "voters"} <= set(mine)
+
+
+def _handshake_extensions(url: str) -> str | None:
+    """Open a WebSocket as a browser does (offering permessage-deflate); the extensions the
+    server accepted, or None."""
+    import base64
+    import os
+    import socket
+    import urllib.parse
+
+    u = urllib.parse.urlsplit(url)
+    with socket.create_connection((u.hostname, u.port), timeout=5) as s:
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {u.netloc}\r\n"
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                   "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                   "\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+    lines = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 101"), lines[0]
+    found = [v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+             if k.lower() == "sec-websocket-extensions"]
+    return found[0] if found else None
+
+
+def test_websockets_are_not_compressed_unless_asked(server, tmp_path):
+    """Browsers offer permessage-deflate; by default the server declines it (a compressor per
+    phone cost three times the CPU per vote at a burst), and EDP_WS_COMPRESSION=1 accepts it."""
+    assert _handshake_extensions(server.url) is None
+    other = LiveServer(f"sqlite:///{tmp_path / 'deflate.sqlite3'}", log_dir=tmp_path)
+    other.env["EDP_WS_COMPRESSION"] = "1"
+    other.cli("init-db")
+    other.start()
+    try:
+        assert "permessage-deflate" in (_handshake_extensions(other.url) or "")
+    finally:
+        other.stop()

@@ -88,13 +88,9 @@ def wait_healthy(url: str, seconds: float, proc: subprocess.Popen | None = None,
 
 
 def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    import psutil  # a dependency of the app (edp/network.py)
+
+    return psutil.pid_exists(pid)
 
 
 def ensure_database(url: str) -> None:

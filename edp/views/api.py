@@ -1,13 +1,12 @@
 """Public JSON for join pages, and the health check."""
 import logging
-from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import IntegrityError
 
 from .. import workshop as rules
-from ..extensions import csrf, db
+from ..extensions import bound, csrf, db
 from ..models import Health, utcnow
 
 log = logging.getLogger(__name__)
@@ -70,10 +69,6 @@ def healthz():
     return jsonify({"ok": True, "database": "ok", "message_queue": "ok"})
 
 
-# One Redis client (and its connection pool) per message-queue URL, reused by every check.
-_redis_clients: dict[str, Any] = {}
-
-
 def _redis_queue():
     """The Redis client for EDP_MESSAGE_QUEUE when it is a redis:// URL, else None. Broadcasts
     between processes go through it: a process that cannot reach it serves phones that miss
@@ -81,15 +76,16 @@ def _redis_queue():
     url = current_app.config.get("MESSAGE_QUEUE") or ""
     if not url.startswith(("redis://", "rediss://")):
         return None
-    client = _redis_clients.get(url)
-    if client is None:
+
+    def make(_app):  # one client (and its connection pool) per app, reused by every check
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        client = _redis_clients[url] = redis.Redis.from_url(
-            url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
-    return client
+        return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1,
+                                    retry=Retry(NoBackoff(), 0))
+
+    return bound("edp_health_redis", make)
 
 
 def _unhealthy(reason: str, exc: Exception):

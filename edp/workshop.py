@@ -608,6 +608,95 @@ def vote(p: Participant, domain_id: int, points: int) -> int:
     return ws.budget - others - points
 
 
+def vote_batch(items: list[tuple[int, int, int]]) -> list[int | EDPError]:
+    """`vote` for many at once, in the current transaction: (participant id, domain id,
+    points) in arrival order; per item the points left, or the EDPError that refused it (the
+    others go ahead). The same rules and the same events as `vote` item by item, in the order
+    given, with a fixed number of statements per batch instead of per vote (the group commit
+    of `sockets.GroupCommit`). The caller commits, and acks nothing before that."""
+    if not items:
+        return []
+    pids = sorted({pid for pid, _, _ in items})
+    q = sa.select(Participant.id, Participant.workshop_id, Participant.helix).where(
+        Participant.id.in_(pids)).order_by(Participant.id)
+    if db.session.get_bind().dialect.name != "sqlite":
+        q = q.with_for_update()  # one participant's ballot changes one at a time (see _lock)
+    people = {row.id: row for row in db.session.execute(q)}
+    workshops = {wid: db.session.get(Workshop, wid)
+                 for wid in {row.workshop_id for row in people.values()}}
+    domains = {row.id: row for row in db.session.execute(
+        sa.select(Domain.id, Domain.workshop_id, Domain.status, Domain.participant_id).where(
+            Domain.id.in_(sorted({did for _, did, _ in items}))))}
+    ballots: dict[int, dict[int, int]] = {pid: {} for pid in people}
+    ids: dict[tuple[int, int], int] = {}
+    for row in db.session.execute(sa.select(Vote.id, Vote.participant_id, Vote.domain_id,
+                                            Vote.points).where(Vote.participant_id.in_(pids))):
+        ballots[row.participant_id][row.domain_id] = row.points
+        ids[(row.participant_id, row.domain_id)] = row.id
+    stored = {key: ballots[key[0]][key[1]] for key in ids}
+    out: list[int | EDPError] = []
+    events: list[dict[str, Any]] = []
+    for pid, domain_id, points in items:
+        p = people.get(pid)
+        if p is None:
+            out.append(fail("not_joined"))
+            continue
+        ws, d = workshops[p.workshop_id], domains.get(domain_id)
+        try:
+            require_phase(ws, "vote")
+            if ws.method != "dot":
+                raise fail("wrong_method")
+            if d is None or d.workshop_id != ws.id or d.status not in VOTABLE:
+                raise fail("not_found")
+            if not ws.settings.get("vote_own", True) and d.participant_id == pid:
+                raise fail("own_proposal")
+            if points < 0:
+                raise fail("bad_payload")
+            if ws.cap and points > ws.cap:
+                raise fail("over_cap")
+            mine = ballots[pid]
+            others = sum(v for k, v in mine.items() if k != domain_id)
+            if others + points > ws.budget:
+                raise fail("over_budget")
+        except EDPError as exc:
+            out.append(exc)
+            continue
+        before = mine.get(domain_id, 0)
+        if points:
+            mine[domain_id] = points
+        else:
+            mine.pop(domain_id, None)
+        if before != points:
+            events.append({"workshop_id": ws.id, "kind": "vote", "actor_role": "participant",
+                           "helix": p.helix, "participant_id": pid, "at": utcnow(),
+                           "payload": {"domain_id": domain_id, "points": points,
+                                       "before": before}})
+        out.append(ws.budget - others - points)
+    # What the batch leaves, against what was stored: one insert, update and delete for all.
+    vote = Vote.__table__
+    new, changed, gone = [], [], []
+    for pid, mine in ballots.items():
+        wid = people[pid].workshop_id
+        for domain_id, points in mine.items():
+            key = (pid, domain_id)
+            if key not in ids:
+                new.append({"workshop_id": wid, "participant_id": pid, "domain_id": domain_id,
+                            "points": points})
+            elif stored[key] != points:
+                changed.append({"vid": ids[key], "new_points": points})
+    gone = [vid for key, vid in ids.items() if key[1] not in ballots[key[0]]]
+    if gone:
+        db.session.execute(vote.delete().where(vote.c.id.in_(gone)))
+    if changed:
+        db.session.execute(vote.update().where(vote.c.id == sa.bindparam("vid")).values(
+            points=sa.bindparam("new_points")), changed)
+    if new:
+        db.session.execute(vote.insert(), new)
+    if events:
+        db.session.execute(Event.__table__.insert(), events)
+    return out
+
+
 def score(p: Participant, domain_id: int, criterion: str, value: int) -> None:
     score_many(p, domain_id, {criterion: value})
 

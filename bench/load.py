@@ -882,8 +882,10 @@ def start_profile(pid: int, out: Path, seconds: int) -> subprocess.Popen | None:
         print("py-spy not found: `pip install py-spy` into the venv to profile", file=sys.stderr)
         return None
     return subprocess.Popen(
+        # EDP_BENCH_SPY_IDLE=0: busy samples only (what the CPU figures count, including
+        # the C work of gevent's loop that shows as Hub.run).
         [spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "100", "--nonblocking",
-         "--idle",
+         *(["--idle"] if os.environ.get("EDP_BENCH_SPY_IDLE", "1") != "0" else []),
          "--duration", str(seconds), "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -1304,6 +1306,10 @@ def print_report(r: dict, args) -> None:
             f"max {1000 * g[k]['max_s']:.0f} ms" for k in ("0", "1", "2"))
             + (f"; prototypes {','.join(pr['flags'])}" if pr["flags"] else "")
             + f"; frozen {pr['frozen']}")
+        gcm = pr.get("group_commit")
+        if gcm and gcm["batches"]:
+            print(f"server {i} commits  {gcm['items']} votes in {gcm['batches']} group commits "
+                  f"({gcm['items'] / gcm['batches']:.1f} per transaction, at most {gcm['max']})")
     if r["dropped_at_end"]:
         print(f"dropped           {r['dropped_at_end']} phone connections closed before the end")
 

@@ -891,8 +891,9 @@ class GroupCommit:
 
     MAX_BATCH = 500
 
-    def __init__(self, batch: Callable[[list], list], single: Callable[[tuple], Any]):
-        self.batch, self.single = batch, single
+    def __init__(self, batch: Callable[[list], list], single: Callable[[tuple], Any],
+                 wait: float = 0.0):
+        self.batch, self.single, self.wait = batch, single, max(0.0, wait)
         self.pending: list[_Slot] = []
         self.leader: _Slot | None = None
         self.lock = threading.Lock()
@@ -907,7 +908,8 @@ class GroupCommit:
                 self.leader = slot
         try:
             if lead:
-                socketio.sleep(0)  # the votes already read join this batch
+                # The votes already read (and those arriving within GROUP_COMMIT_WAIT) join.
+                socketio.sleep(self.wait)
             else:
                 slot.wake.wait()
         finally:
@@ -997,7 +999,8 @@ def _vote_one(item: tuple[int, int, int]) -> int:
 
 def vote_commits() -> GroupCommit:
     """This app's group commit for `vote`."""
-    return bound("edp_vote_commits", lambda app: GroupCommit(rules.vote_batch, _vote_one))
+    return bound("edp_vote_commits", lambda app: GroupCommit(
+        rules.vote_batch, _vote_one, app.config.get("GROUP_COMMIT_WAIT", 0.0)))
 
 
 @event("vote", {"domain_id": ID, "points": Field(int, min=0, max=10_000), "client_id": CLIENT_ID})

@@ -622,8 +622,10 @@ def vote_batch(items: list[tuple[int, int, int]]) -> list[int | EDPError]:
     if db.session.get_bind().dialect.name != "sqlite":
         q = q.with_for_update()  # one participant's ballot changes one at a time (see _lock)
     people = {row.id: row for row in db.session.execute(q)}
-    workshops = {wid: db.session.get(Workshop, wid)
-                 for wid in {row.workshop_id for row in people.values()}}
+    workshops = {row.id: row for row in db.session.execute(
+        sa.select(Workshop.id, Workshop.phase, Workshop.method, Workshop.budget, Workshop.cap,
+                  Workshop.settings).where(
+            Workshop.id.in_(sorted({row.workshop_id for row in people.values()}))))}
     domains = {row.id: row for row in db.session.execute(
         sa.select(Domain.id, Domain.workshop_id, Domain.status, Domain.participant_id).where(
             Domain.id.in_(sorted({did for _, did, _ in items}))))}

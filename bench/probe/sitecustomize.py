@@ -46,12 +46,14 @@ _gc = {g: {"n": 0, "total_s": 0.0, "max_s": 0.0, "collected": 0} for g in (0, 1,
 _gc_start = [0.0]
 _last_write = [0.0]
 _gen2: list[tuple[float, float]] = []
+# Group commits (edp.sockets.GroupCommit): how many transactions carried how many votes.
+_group = {"batches": 0, "items": 0, "max": 0}
 
 
 def _write(now: float) -> None:
     _last_write[0] = now
     data = {"gc": _gc, "gen2_pauses": _gen2[-200:], "flags": sorted(FLAGS),
-            "frozen": gc.get_freeze_count(), "tracked": None}
+            "frozen": gc.get_freeze_count(), "tracked": None, "group_commit": _group}
     tmp = OUT + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
@@ -100,6 +102,17 @@ def patch_sockets(m) -> None:
     from flask_socketio import join_room
 
     sio, db, rules = m.socketio, m.db, m.rules
+
+    if hasattr(m, "GroupCommit"):
+        original_write = m.GroupCommit._write
+
+        def _write_counted(self, items):
+            _group["batches"] += 1
+            _group["items"] += len(items)
+            _group["max"] = max(_group["max"], len(items))
+            return original_write(self, items)
+
+        m.GroupCommit._write = _write_counted
 
     if "counts" in FLAGS:
         pending: set[int] = set()
@@ -347,5 +360,5 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         return spec
 
 
-if FLAGS:
+if FLAGS or OUT:  # OUT alone: the counts (group commits) need the patch too
     sys.meta_path.insert(0, _AfterImport())

@@ -468,3 +468,70 @@ def test_live_dot_results_summed_by_the_database_equal_the_full_computation(app)
         assert sum(e["score"] for e in live["ranking"]) == sum(
             v.points for v in db.session.scalars(sa.select(Vote).where(
                 Vote.workshop_id == ws.id)))
+
+
+# ---------------------------------------------------------------- group commit (vote_batch)
+
+
+def _ballot_and_record(ws) -> tuple[dict, list]:
+    votes = dict(((pid, did), n) for pid, did, n in db.session.execute(
+        sa.select(Vote.participant_id, Vote.domain_id, Vote.points).where(
+            Vote.workshop_id == ws.id)))
+    events = [(e.participant_id, e.helix, e.payload) for e in db.session.scalars(
+        sa.select(Event).where(Event.workshop_id == ws.id, Event.kind == "vote")
+        .order_by(Event.id))]
+    return votes, events
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(budget=st.integers(1, 8), cap=st.one_of(st.none(), st.integers(1, 5)),
+       vote_own=st.booleans(), phase=st.sampled_from(["vote", "vote", "vote", "discuss"]),
+       items=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 6)),
+                      max_size=30))
+def test_a_batch_of_votes_decides_and_records_exactly_as_one_by_one(
+        mod_app, budget, cap, vote_own, phase, items):
+    """`vote_batch` (the group commit) against `vote` called once per item in the same order:
+    the same answers (points left, or the same refusal), the same ballots, the same events in
+    the same order. Participant 3 does not exist; domain 3 is hidden, 4 is in another workshop,
+    5 does not exist; participant 0 proposed domain 0."""
+    with mod_app.app_context():
+        try:
+            ws, p0, seeded = voting(budget=budget, cap=cap)
+            ws.settings = {**ws.settings, "vote_own": vote_own}
+            people = [p0, rules.join(ws.code, "academia")[0], rules.join(ws.code, "government")[0]]
+            domains = db.session.scalars(sa.select(Domain).where(Domain.id.in_(seeded))).all()
+            domains[0].participant_id = p0.id
+            ws.phase = "propose"
+            hidden = rules.propose(people[1], "Hidden one", "")
+            rules.moderate(ws, hidden.id, "hide")
+            elsewhere = rules.domains_of(new_workshop())[0].id
+            dids = [*seeded, hidden.id, elsewhere, 10**7]
+            pids = [p.id for p in people] + [10**7]
+            ws.phase = phase
+            db.session.flush()
+            batch = [(pids[a], dids[b], n) for a, b, n in items]
+
+            one = db.session.begin_nested()
+            expected = []
+            for pid, did, n in batch:
+                p = db.session.get(Participant, pid)
+                try:
+                    if p is None:
+                        raise rules.fail("not_joined")
+                    expected.append(rules.vote(p, did, n))
+                except rules.EDPError as exc:
+                    expected.append(exc.code)
+                db.session.flush()
+            after_one = _ballot_and_record(ws)
+            one.rollback()
+
+            many = db.session.begin_nested()
+            got = [x.code if isinstance(x, rules.EDPError) else x
+                   for x in rules.vote_batch(batch)]
+            after_many = _ballot_and_record(ws)
+            many.rollback()
+            assert got == expected
+            assert after_many == after_one
+        finally:
+            db.session.rollback()

@@ -1089,24 +1089,33 @@ def domains_of(ws: Workshop, statuses: tuple[str, ...] | None = None) -> list[Do
     return list(db.session.scalars(q))
 
 
+def _columns_frame(stmt, columns: list[str]) -> pd.DataFrame | None:
+    """A select's rows as a frame, built column by column from a Core result: the score
+    method's live results read every ballot several times a second, and the ORM's row
+    processing and pandas' row-by-row construction were most of that time (60,000 values:
+    see docs/performance.md, issue 19)."""
+    rows = db.session.connection().execute(stmt).fetchall()
+    if not rows:
+        return None
+    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows)), strict=True)))
+
+
 def ballot_frames(ws: Workshop) -> dict[str, pd.DataFrame]:
     """The workshop's ballots as the frames `analysis` works on."""
     frames = analysis.empty_frames()
     helix = Participant.helix
-    votes = db.session.execute(
+    votes = _columns_frame(
         sa.select(Vote.participant_id, helix, Vote.domain_id, Vote.points)
         .join(Participant, Participant.id == Vote.participant_id)
-        .where(Vote.workshop_id == ws.id)
-    ).all()
-    if votes:
-        frames["votes"] = pd.DataFrame(votes, columns=analysis.VOTE_COLUMNS)
-    scores = db.session.execute(
+        .where(Vote.workshop_id == ws.id), analysis.VOTE_COLUMNS)
+    if votes is not None:
+        frames["votes"] = votes
+    scores = _columns_frame(
         sa.select(Score.participant_id, helix, Score.domain_id, Score.criterion, Score.value)
         .join(Participant, Participant.id == Score.participant_id)
-        .where(Score.workshop_id == ws.id)
-    ).all()
-    if scores:
-        frames["scores"] = pd.DataFrame(scores, columns=analysis.SCORE_COLUMNS)
+        .where(Score.workshop_id == ws.id), analysis.SCORE_COLUMNS)
+    if scores is not None:
+        frames["scores"] = scores
     rows = db.session.execute(
         sa.select(Ranking.participant_id, helix, Ranking.order)
         .join(Participant, Participant.id == Ranking.participant_id)

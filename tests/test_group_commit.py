@@ -7,14 +7,15 @@ burst with kill -9 in the middle is in test_server.py."""
 from __future__ import annotations
 
 import threading
+import time
 
 import sqlalchemy as sa
-from conftest import World
+from conftest import World, make_app
 
 from edp import workshop as rules
-from edp.extensions import db
+from edp.extensions import db, socketio
 from edp.models import Event, Vote
-from edp.sockets import GroupCommit, _vote_one
+from edp.sockets import GroupCommit, Throttle, _vote_one
 
 
 def _voting_room(app, phones: int, budget: int) -> tuple[int, list[int], list[int]]:
@@ -105,3 +106,49 @@ def test_a_failed_batch_is_written_vote_by_vote_and_loses_nothing(app):
     votes, events = _stored(app, wid)
     assert votes == {(pid, a): 3 for pid in pids}
     assert events == len(pids)  # the failed batch's 5 points left no event behind
+
+
+# ---------------------------------------------------------------- results that cost more
+
+
+def _run_times(app, throttle: Throttle, seconds: float) -> list[float]:
+    """Calls the throttle every 10 ms for `seconds` (a stream of votes); returns the start
+    times of the runs it made. The waits are the server's own (`socketio.sleep`), which let
+    the throttle's background runs go."""
+    with app.app_context():
+        app.config["RESULTS_INTERVAL"] = 0.05
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            throttle(1)
+            socketio.sleep(0.01)
+        socketio.sleep(0.6)  # the trailing run
+    return throttle_runs.pop(id(throttle), [])
+
+
+throttle_runs: dict[int, list[float]] = {}
+
+
+def _slow_results(key: int):
+    def compute(_workshop_id: int) -> None:
+        throttle_runs.setdefault(key, []).append(time.monotonic())
+        time.sleep(0.1)  # results that take 100 ms to compute
+
+    return compute
+
+
+def test_results_that_take_long_are_computed_less_often(sqlite_url):
+    app = make_app(sqlite_url)  # no database work here: one engine is enough
+    # At most a quarter of the time: 100 ms of work, then at least 300 ms without.
+    capped = Throttle("RESULTS_INTERVAL", None, max_share=0.25)
+    capped.fn = _slow_results(id(capped))
+    runs = _run_times(app, capped, 1.6)
+    gaps = [b - a for a, b in zip(runs, runs[1:], strict=False)]
+    assert len(runs) >= 3, runs
+    assert min(gaps) >= 0.38, gaps
+
+    # Without a cap the same stream runs them back to back.
+    plain = Throttle("RESULTS_INTERVAL", None)
+    plain.fn = _slow_results(id(plain))
+    runs = _run_times(app, plain, 1.6)
+    gaps = [b - a for a, b in zip(runs, runs[1:], strict=False)]
+    assert len(runs) >= 8 and max(gaps) < 0.3, gaps

@@ -82,14 +82,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     register(app)
 
     from . import sockets  # noqa: F401  (registers the handlers)
+    from .rooms import client_manager
 
     # The extension object outlives an app and would keep the previous app's message queue:
     # each app gets the queue its own config names (none, or EDP_MESSAGE_QUEUE's).
-    socketio.server_options.pop("client_manager", None)
+    for stale in ("client_manager", "message_queue", "channel"):
+        socketio.server_options.pop(stale, None)
+    # A manager that knows each client's rooms (edp/rooms.py): a disconnect leaves them
+    # without walking every phone's room. Other queue URLs: Flask-SocketIO's own choice.
+    manager = client_manager(app.config.get("MESSAGE_QUEUE"), app.config["MESSAGE_QUEUE_CHANNEL"])
+    queue = {"client_manager": manager} if manager is not None else {
+        "message_queue": app.config.get("MESSAGE_QUEUE"),
+        "channel": app.config["MESSAGE_QUEUE_CHANNEL"]}
     socketio.init_app(
         app,
-        message_queue=app.config.get("MESSAGE_QUEUE"),
-        channel=app.config["MESSAGE_QUEUE_CHANNEL"],
+        **queue,
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
         cors_allowed_origins=origin_check(app),
         # Frames that are not readable JSON become a bad_payload ack, never a transport error.

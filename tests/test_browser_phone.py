@@ -473,3 +473,44 @@ def test_a_closed_workshop_shows_its_priorities(live_server, chromium, shots):
     fac.close()
     for c in (member_ctx, new_ctx):
         c.close()
+
+
+# ---------------------------------------------------------------- score cards
+
+
+def test_quick_taps_on_one_domain_go_as_one_card_and_all_are_saved(live_server, chromium):
+    """A participant taps the five criteria of a domain faster than the acks come back: the
+    first value goes at once, the four tapped meanwhile go together as one `score` card, and
+    every value is saved (the phone says so, and shows them all again after a reload)."""
+    ws = live_server.seed(method="score")
+    live_server.start()
+    errors: list[str] = []
+    fac = Facilitator(live_server.url, ws["id"])
+    ctx, phone = open_phone(chromium, live_server.url, "en-US", errors, "scoring phone")
+    sent: list[str] = []
+    phone.on("websocket", lambda ws_: ws_.on(
+        "framesent", lambda frame: sent.append(frame) if '"score"' in str(frame) else None))
+    join(phone, ws["code"], "Academia and research")
+    fac.phase("vote")
+    phone.wait_for_selector("#view-vote:not([hidden])")
+    card = phone.locator("#vote-list > li").first
+    criteria = card.locator(".scale").evaluate_all("els => els.map(e => e.dataset.criterion)")
+    assert len(criteria) == 5
+    wanted = {c: (k % 5) + 1 for k, c in enumerate(criteria)}
+    # Five taps in one go (a thumb is fast; the ack of the first is not back yet).
+    card.evaluate("""(li, wanted) => {
+        for (const [c, v] of Object.entries(wanted))
+          li.querySelector(`[data-criterion="${c}"] input[value="${v}"]`).click();
+      }""", wanted)
+    card.locator(".row-status", has_text="Saved").wait_for()
+    assert len(sent) == 2, sent  # the first tap, then one card with the other four
+    assert '"scores"' in str(sent[1])
+
+    phone.reload()
+    phone.wait_for_selector("#view-vote:not([hidden])")
+    card = phone.locator("#vote-list > li").first
+    for c, v in wanted.items():
+        card.locator(f'[data-criterion="{c}"] input[value="{v}"]:checked').wait_for()
+    assert errors == [], errors
+    fac.close()
+    ctx.close()

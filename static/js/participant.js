@@ -718,28 +718,49 @@ function renderScore(list, domains, ws) {
       for (const c of criteria) {
         const value = given[c.key];
         for (const input of li.querySelectorAll(`[data-criterion="${c.key}"] input`)) {
-          if (li.dataset.pending !== c.key) input.checked = Number(input.value) === value;
+          if (!sendingCriterion(d.domain_id, c.key)) input.checked = Number(input.value) === value;
         }
       }
     });
 }
 
+// Scores go out as a pump per domain, like the dot vote's: the first tap is sent at once, and
+// the taps made while it is on its way go together as one card (`score` with `scores`), so a
+// phone scoring five criteria quickly sends two or three events, not five. Until its ack, a
+// value the phone is sending keeps its radio as tapped whatever a re-render brings.
+const scoreWanted = new Map(); // domain id → {criterion: value} tapped, not sent yet
+const scoreSending = new Map(); // domain id → {criterion: value} on its way
+const sendingCriterion = (domainId, key) =>
+  (scoreWanted.get(domainId) || {})[key] !== undefined ||
+  (scoreSending.get(domainId) || {})[key] !== undefined;
+
 async function sendScore(domainId, criterion, value) {
+  scoreWanted.set(domainId, { ...(scoreWanted.get(domainId) || {}), [criterion]: value });
   const li = $("vote-list").querySelector(`[data-key="score-${domainId}"]`);
   const rowOut = li && li.querySelector(".row-status");
-  if (li) li.dataset.pending = criterion;
   setStatus(rowOut, pendingText(), "pending");
   setStatus($("vote-status"), pendingText(), "pending");
-  const ack = await sendBallot("score", { domain_id: domainId, criterion, value },
-    () => (((me && me.scores) || {})[String(domainId)] || {})[criterion] === value);
-  setStatus($("vote-status"), ack.ok ? t("saved") : ack.error.message, ack.ok ? "ok" : "error");
-  if (li) delete li.dataset.pending;
-  if (ack.ok) {
-    me.scores = me.scores || {};
-    me.scores[String(domainId)] = { ...(me.scores[String(domainId)] || {}), [criterion]: value };
-    setStatus(rowOut, t("saved"), "ok");
-  } else {
-    setStatus(rowOut, ack.error.message, "error");
+  if (scoreSending.has(domainId)) return; // goes with the next card
+  while (scoreWanted.has(domainId)) {
+    const card = scoreWanted.get(domainId);
+    scoreWanted.delete(domainId);
+    scoreSending.set(domainId, card);
+    const keys = Object.keys(card);
+    const payload = keys.length === 1
+      ? { domain_id: domainId, criterion: keys[0], value: card[keys[0]] }
+      : { domain_id: domainId, scores: card };
+    const saved = () => (((me && me.scores) || {})[String(domainId)] || {});
+    const ack = await sendBallot("score", payload, () => keys.every((k) => saved()[k] === card[k]));
+    scoreSending.delete(domainId);
+    if (ack.ok) {
+      me.scores = me.scores || {};
+      me.scores[String(domainId)] = { ...saved(), ...card };
+    }
+    const rowNow = $("vote-list").querySelector(`[data-key="score-${domainId}"] .row-status`);
+    if (!scoreWanted.has(domainId)) {
+      setStatus(rowNow || rowOut, ack.ok ? t("saved") : ack.error.message, ack.ok ? "ok" : "error");
+      setStatus($("vote-status"), ack.ok ? t("saved") : ack.error.message, ack.ok ? "ok" : "error");
+    }
   }
   renderVote();
 }

@@ -43,6 +43,12 @@ _RATIO_EPS = 1e-9
 UNDER_REPRESENTED_BELOW = 0.5
 
 
+def frame_of_rows(rows, columns: list[str]) -> pd.DataFrame:
+    """Rows (tuples, or database rows) as a frame, built column by column: several times
+    faster than pandas' row-by-row construction at tens of thousands of ballots."""
+    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows)), strict=True)))
+
+
 def empty_frames() -> dict[str, pd.DataFrame]:
     """Empty ballot frames with the expected columns and dtypes (a workshop nobody voted in yet)."""
 

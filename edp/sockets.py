@@ -104,7 +104,7 @@ def _run(name: str, schema: dict[str, Field], fn: Callable, data: Any) -> dict[s
         _rate_limit(name)
     except EDPError as exc:
         return _error(exc.code, exc.message, **getattr(exc, "extra", {}))
-    attempt, waits, locked_until = 1, 0, None
+    attempt, locked = 1, BusyWait()
     while True:
         g.pop("after_commit", None)
         try:
@@ -122,17 +122,10 @@ def _run(name: str, schema: dict[str, Field], fn: Callable, data: Any) -> dict[s
             db.session.rollback()
             g.pop("after_commit", None)
             if rules.is_busy(exc):
-                # Another process holds SQLite's lock: wait for it without blocking the other
-                # greenlets (SQLite's own busy wait would), up to DB_BUSY_TIMEOUT, then say so.
-                now = time.monotonic()
-                if locked_until is None:
-                    locked_until = now + float(current_app.config.get("DB_BUSY_TIMEOUT", 5))
-                if now >= locked_until:
-                    log.warning("event %s: the database stayed locked; answered busy", name)
-                    return _error("busy", rules.MESSAGES["busy"])
-                waits += 1
-                socketio.sleep(min(0.2, 0.01 * waits, max(0.0, locked_until - now)))
-                continue
+                if locked.again():
+                    continue
+                log.warning("event %s: the database stayed locked; answered busy", name)
+                return _error("busy", rules.MESSAGES["busy"])
             if attempt >= ATTEMPTS:
                 log.exception("event %s failed %d times", name, ATTEMPTS)
                 return _error("internal", rules.MESSAGES["internal"])
@@ -149,6 +142,26 @@ def _run(name: str, schema: dict[str, Field], fn: Callable, data: Any) -> dict[s
         except Exception:  # a failed broadcast must not turn a saved action into an error
             log.exception("broadcast after %s failed", name)
     return {"ok": True, **result}
+
+
+class BusyWait:
+    """Another process holds SQLite's lock: wait for it without blocking the other greenlets
+    (SQLite's own busy wait would), a little longer each time, up to DB_BUSY_TIMEOUT."""
+
+    def __init__(self):
+        self.until: float | None = None
+        self.waits = 0
+
+    def again(self) -> bool:
+        """Wait, then True to try again; False once DB_BUSY_TIMEOUT has passed."""
+        now = time.monotonic()
+        if self.until is None:
+            self.until = now + float(current_app.config.get("DB_BUSY_TIMEOUT", 5))
+        if now >= self.until:
+            return False
+        self.waits += 1
+        socketio.sleep(min(0.2, 0.01 * self.waits, max(0.0, self.until - now)))
+        return True
 
 
 def _last_resort(name: str) -> dict[str, Any]:
@@ -974,7 +987,7 @@ class GroupCommit:
                     log.exception("broadcast after a group commit failed")
 
     def _write(self, items: list[tuple]) -> list[Any]:
-        locked_until, waits = None, 0
+        locked = BusyWait()
         while True:
             try:
                 outcomes = self.batch(items)
@@ -984,14 +997,9 @@ class GroupCommit:
                 db.session.rollback()
                 if not rules.is_busy(exc):
                     break
-                now = time.monotonic()
-                if locked_until is None:
-                    locked_until = now + float(current_app.config.get("DB_BUSY_TIMEOUT", 5))
-                if now >= locked_until:
+                if not locked.again():
                     log.warning("a group commit of %d: the database stayed locked", len(items))
                     return [fail("busy")] * len(items)
-                waits += 1
-                socketio.sleep(min(0.2, 0.01 * waits, max(0.0, locked_until - now)))
             except Exception:
                 db.session.rollback()
                 break

@@ -356,20 +356,23 @@ def record(
     An event names its actor by role and helix only (and the participant's row id, which the
     exports turn into an anonymous reference): names, organisations and tokens never enter the
     record, whatever the workshop's anonymity setting."""
-    for key in IDENTITY_KEYS:
-        payload.pop(key, None)
     if kind not in BALLOT_EVENTS:
         forget_state(ws.id)  # the next joiner must see this change
-    ev = Event(
-        workshop_id=ws.id,
-        kind=kind,
-        actor_role=actor_role,
-        helix=participant.helix if participant else None,
-        participant_id=participant.id if participant else None,
-        payload=payload,
-    )
+    ev = Event(**_event_fields(ws.id, kind, actor_role,
+                               participant.helix if participant else None,
+                               participant.id if participant else None, payload))
     db.session.add(ev)
     return ev
+
+
+def _event_fields(workshop_id: int, kind: str, actor_role: str, helix: str | None,
+                  participant_id: int | None, payload: dict[str, Any]) -> dict[str, Any]:
+    """An Event row's columns (`record`, and `vote_batch` inserting many at once); identity
+    keys never enter the payload."""
+    for key in IDENTITY_KEYS:
+        payload.pop(key, None)
+    return {"workshop_id": workshop_id, "kind": kind, "actor_role": actor_role, "helix": helix,
+            "participant_id": participant_id, "payload": payload, "at": utcnow()}
 
 
 # ---------------------------------------------------------------- lookups
@@ -561,13 +564,31 @@ def comment(
     return c
 
 
-def _check_ballot(ws: Workshop, p: Participant, method: str, domain_id: int) -> Domain:
+def _ballot_rules(ws, d, participant_id: int, method: str) -> None:
+    """May this participant put a `method` ballot on domain `d` (None: no such domain)? `ws`
+    and `d` are rows or objects with the columns' names (`vote_batch` reads plain rows)."""
     require_phase(ws, method if method != "dot" else "vote")
     if ws.method != method:
         raise fail("wrong_method")
-    d = votable_domain(ws, domain_id)
-    if not ws.settings.get("vote_own", True) and d.participant_id == p.id:
+    if d is None or d.workshop_id != ws.id or d.status not in VOTABLE:
+        raise fail("not_found")
+    if not ws.settings.get("vote_own", True) and d.participant_id == participant_id:
         raise fail("own_proposal")
+
+
+def _points_rules(ws, points: int, others: int) -> None:
+    """Dot points on one domain, with `others` already on the rest of the ballot."""
+    if points < 0:
+        raise fail("bad_payload")
+    if ws.cap and points > ws.cap:
+        raise fail("over_cap")
+    if others + points > ws.budget:
+        raise fail("over_budget")
+
+
+def _check_ballot(ws: Workshop, p: Participant, method: str, domain_id: int) -> Domain:
+    d = db.session.get(Domain, domain_id)
+    _ballot_rules(ws, d, p.id, method)
     return d
 
 
@@ -584,17 +605,12 @@ def vote(p: Participant, domain_id: int, points: int) -> int:
     """Set (not add) this participant's points on a domain; returns the points left."""
     ws = workshop_by_id(p.workshop_id)
     _check_ballot(ws, p, "dot", domain_id)
-    if points < 0:
-        raise fail("bad_payload")
-    if ws.cap and points > ws.cap:
-        raise fail("over_cap")
     p = _lock(p)
     # One read gives both the budget check and the row to change.
     mine = db.session.scalars(sa.select(Vote).where(Vote.participant_id == p.id)).all()
     row = next((v for v in mine if v.domain_id == domain_id), None)
     others = sum(v.points for v in mine if v.domain_id != domain_id)
-    if others + points > ws.budget:
-        raise fail("over_budget")
+    _points_rules(ws, points, others)
     before = row.points if row else 0
     if points == 0:
         if row is not None:
@@ -643,23 +659,11 @@ def vote_batch(items: list[tuple[int, int, int]]) -> list[int | EDPError]:
         if p is None:
             out.append(fail("not_joined"))
             continue
-        ws, d = workshops[p.workshop_id], domains.get(domain_id)
+        ws, mine = workshops[p.workshop_id], ballots[pid]
+        others = sum(v for k, v in mine.items() if k != domain_id)
         try:
-            require_phase(ws, "vote")
-            if ws.method != "dot":
-                raise fail("wrong_method")
-            if d is None or d.workshop_id != ws.id or d.status not in VOTABLE:
-                raise fail("not_found")
-            if not ws.settings.get("vote_own", True) and d.participant_id == pid:
-                raise fail("own_proposal")
-            if points < 0:
-                raise fail("bad_payload")
-            if ws.cap and points > ws.cap:
-                raise fail("over_cap")
-            mine = ballots[pid]
-            others = sum(v for k, v in mine.items() if k != domain_id)
-            if others + points > ws.budget:
-                raise fail("over_budget")
+            _ballot_rules(ws, domains.get(domain_id), pid, "dot")
+            _points_rules(ws, points, others)
         except EDPError as exc:
             out.append(exc)
             continue
@@ -669,14 +673,13 @@ def vote_batch(items: list[tuple[int, int, int]]) -> list[int | EDPError]:
         else:
             mine.pop(domain_id, None)
         if before != points:
-            events.append({"workshop_id": ws.id, "kind": "vote", "actor_role": "participant",
-                           "helix": p.helix, "participant_id": pid, "at": utcnow(),
-                           "payload": {"domain_id": domain_id, "points": points,
-                                       "before": before}})
+            events.append(_event_fields(ws.id, "vote", "participant", p.helix, pid,
+                                        {"domain_id": domain_id, "points": points,
+                                         "before": before}))
         out.append(ws.budget - others - points)
     # What the batch leaves, against what was stored: one insert, update and delete for all.
     vote = Vote.__table__
-    new, changed, gone = [], [], []
+    new, changed = [], []
     for pid, mine in ballots.items():
         wid = people[pid].workshop_id
         for domain_id, points in mine.items():
@@ -1095,9 +1098,7 @@ def _columns_frame(stmt, columns: list[str]) -> pd.DataFrame | None:
     processing and pandas' row-by-row construction were most of that time (60,000 values:
     see docs/performance.md, issue 19)."""
     rows = db.session.connection().execute(stmt).fetchall()
-    if not rows:
-        return None
-    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows)), strict=True)))
+    return analysis.frame_of_rows(rows, columns) if rows else None
 
 
 def ballot_frames(ws: Workshop) -> dict[str, pd.DataFrame]:
